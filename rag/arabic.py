@@ -1,0 +1,80 @@
+"""Arabic-aware text handling for matching: normalisation, tokens, light stemming, language detection.
+
+Normalised text is used for matching only; passages are stored and shown as written.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer  # PyStemmer: Snowball, incl. Arabic
+
+# Harakat, tanween, shadda, sukun, dagger alef, Quranic marks; and tatweel.
+_DIACRITICS = re.compile(r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]")
+_ALEF = re.compile(r"[\u0622\u0623\u0625\u0671]")  # آ أ إ ٱ → ا
+_TRANSLATE = str.maketrans({"\u0649": "\u064A", "\u0629": "\u0647", "\u0624": "\u0648", "\u0626": "\u064A"})
+_TOKEN = re.compile(r"[\w\u0600-\u06FF]+", re.UNICODE)
+_ARABIC_LETTER = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F]")
+
+# Frequent function words; removing them keeps BM25 scores about content.
+_STOP_AR = set(
+    """في من على الى إلى عن مع ان أن إن او أو ثم قد لا لم لن ما ماذا هل هو هي هم هذا هذه ذلك تلك التي الذي الذين
+    كان كانت يكون كما بعد قبل حتى اذا إذا بين عند كل اي أي غير بها به له لها لهم فيه فيها منها منه وقد وهو وهي و ف ب ل
+    يوم امس أمس""".split()
+)
+_STOP_EN = set(
+    """a an the of in on at to for from by with and or is are was were be been what who whom which when where why how
+    did does do that this these those it its as about into than then there their they he she his her""".split()
+)
+
+
+def normalize(text: str) -> str:
+    """Fold Arabic spelling variants: diacritics and tatweel out, alef forms → ا, ى → ي, ة → ه, ؤ/ئ → و/ي."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _DIACRITICS.sub("", text)
+    text = _ALEF.sub("\u0627", text)
+    return text.translate(_TRANSLATE).lower()
+
+
+def tokens(text: str) -> list[str]:
+    """Normalised word tokens, stopwords removed."""
+    out = []
+    for tok in _TOKEN.findall(normalize(text)):
+        if tok in _STOP_AR or tok in _STOP_EN or (len(tok) < 2 and not tok.isdigit()):
+            continue
+        out.append(tok)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _stemmers() -> tuple:
+    return Stemmer.Stemmer("arabic"), Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def stem(token: str) -> str:
+    ar, en = _stemmers()
+    if _ARABIC_LETTER.search(token):
+        # Snowball may re-introduce letters we normalised away; normalise its output too.
+        return normalize(ar.stemWord(token))
+    return en.stemWord(token)
+
+
+def analyze(text: str) -> list[str]:
+    """What BM25 indexes and queries with: normalised, stopword-free, light-stemmed tokens."""
+    return [stem(t) for t in tokens(text)]
+
+
+def detect_language(text: str) -> str:
+    """'ar' or 'en' by letter counts; mixed text goes to the script most of its letters use.
+
+    Latin-script questions are answered in English (the product's two languages).
+    Raises ValueError when the text has no letters at all.
+    """
+    ar = len(_ARABIC_LETTER.findall(text))
+    la = len(_LATIN_LETTER.findall(text))
+    if ar == 0 and la == 0:
+        raise ValueError("cannot tell the language: the text has no Arabic or Latin letters")
+    return "ar" if ar >= la else "en"

@@ -1,0 +1,134 @@
+"""The `sanad` command: build and inspect indexes, search, ask, serve the UI, evaluate."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .settings import SEEDS_DIR, get_settings
+
+app = typer.Typer(help="Sanad: cited answers from Arabic news articles.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+index_app = typer.Typer(help="Build and inspect indexes.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+models_app = typer.Typer(help="Prepare the offline models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+console = Console()
+err = Console(stderr=True)
+
+
+class UserError(Exception):
+    """A problem the user can fix; shown as one line, no traceback."""
+
+
+def _settings(name: str | None = None):
+    from dataclasses import replace
+
+    s = get_settings()
+    return replace(s, index_name=name) if name else s
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=err, transient=False)
+
+
+@index_app.command("build")
+def index_build(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders of articles (default: bundled seeds)")] = None,
+    name: Annotated[str | None, typer.Option(help="Index name under the index folder")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Start from scratch instead of adding to the existing index")] = False,
+    hnsw: Annotated[bool, typer.Option(help="Approximate HNSW vectors (large corpora) instead of exact search")] = False,
+) -> None:
+    """Clean, chunk, embed and index articles; an existing index is extended, old passages are not re-embedded."""
+    from .engine import build
+
+    settings = _settings(name)
+    paths = paths or [SEEDS_DIR]
+    for p in paths:
+        if not p.exists():
+            raise UserError(f"{p}: no such file or folder")
+    with _progress() as bar:
+        task = bar.add_task("embedding passages", total=None)
+        report = build(paths, settings, rebuild=rebuild, faiss_kind="hnsw" if hnsw else "flat",
+                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    for name_, why in report.skipped:
+        err.print(f"[yellow]skipped[/] {name_}: {why}")
+    console.print(f"{report.path}: +{report.added_articles} articles, +{report.added_passages} passages "
+                  f"({report.duplicates} duplicates skipped) → {report.total_articles} articles, "
+                  f"{report.total_passages} passages in {report.seconds:.1f}s")
+
+
+@index_app.command("info")
+def index_info(name: Annotated[str | None, typer.Option(help="Index name")] = None) -> None:
+    """Show an index's manifest."""
+    from .store import IndexProblem, rebuild_hint
+
+    path = _settings(name).index_path
+    manifest = path / "manifest.json"
+    if not manifest.exists():
+        raise IndexProblem(f"no index at {path}; {rebuild_hint(path)}")
+    info = json.loads(manifest.read_text(encoding="utf-8"))
+    info.pop("files", None)
+    console.print(f"[bold]{path}[/]")
+    for k, v in info.items():
+        console.print(f"  {k}: {v}")
+
+
+@app.command()
+def search(
+    question: str,
+    k: Annotated[int, typer.Option("--k", "-k", help="How many passages")] = 5,
+    method: Annotated[str, typer.Option(help="dense, bm25 or fused")] = "fused",
+    name: Annotated[str | None, typer.Option(help="Index name")] = None,
+) -> None:
+    """Print the passages that best match a question, with their scores."""
+    from .engine import get_retriever
+
+    hits = get_retriever(_settings(name)).search(question, k, method)
+    for h in hits:
+        scores = "  ".join(f"{n}={v:.3f}" for n, v in (("score", h.score), ("dense", h.dense), ("bm25", h.bm25))
+                           if v is not None)
+        console.print(f"[bold]{h.rank}.[/] {h.passage.title}  [dim]{h.passage.id}  {scores}[/]")
+        console.print(h.passage.text, markup=False, highlight=False)
+        console.print()
+
+
+@models_app.command("prepare")
+def models_prepare() -> None:
+    """Convert the bundled e5 weights (once) and build the default index from the seed articles if missing."""
+    from .engine import ensure_default_index
+    from .models import ensure_e5_folder
+
+    settings = get_settings()
+    folder = ensure_e5_folder(settings)
+    console.print(f"embedding model: {folder}")
+    with _progress() as bar:
+        task = bar.add_task("building the default index", total=None)
+        report = ensure_default_index(settings, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    console.print(f"index: {settings.index_path}" + (f" (built: {report.total_passages} passages)" if report else ""))
+
+
+def main() -> None:
+    """Entry point: user errors become one clear line and exit code 2, never a traceback."""
+    from .corpus import CorpusError
+    from .retrieval import QueryError
+    from .store import IndexProblem
+
+    try:
+        app()
+    except (UserError, QueryError, IndexProblem, CorpusError) as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted; the previous index is intact")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Dense (FAISS), keyword (Arabic BM25) and fused search over an index, returning typed `Hit`s.
+
+Fusion is a weighted sum of z-scored dense and BM25 scores over the union of both candidate lists
+(measured on ARCD train to beat reciprocal-rank fusion). BM25 only votes for passages written in the
+question's language: across languages its matches are noise and ruin the ranking.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+from . import arabic
+from .models import Embedder
+from .store import Index
+from .types import Hit
+
+METHODS = ("dense", "bm25", "fused")
+POOL = 100  # candidates taken from each method before fusion
+
+
+class QueryError(ValueError):
+    """A question that cannot be searched (empty, too long, no letters)."""
+
+
+def check_question(question: str, max_chars: int = 2000) -> str:
+    q = (question or "").strip()
+    if not q:
+        raise QueryError("the question is empty")
+    if len(q) > max_chars:
+        raise QueryError(f"the question is too long ({len(q)} characters; the limit is {max_chars})")
+    return q
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    sd = x.std()
+    return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
+
+
+@dataclass
+class Retriever:
+    index: Index
+    embedder: Embedder
+    dense_weight: float = 0.6
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.index.model_id != self.embedder.model_id:
+            raise ValueError(f"index built with {self.index.model_id}, embedder is {self.embedder.model_id}")
+        self.langs = np.array([p.lang for p in self.index.passages])
+
+    @property
+    def size(self) -> int:
+        return len(self.index.passages)
+
+    # -- single methods: (ids, scores), best first
+
+    def embed(self, question: str) -> np.ndarray:
+        t = time.perf_counter()
+        q = self.embedder.embed_queries([question])
+        self.timings["embed"] = time.perf_counter() - t
+        return q
+
+    def dense_scores(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        t = time.perf_counter()
+        scores, ids = self.index.faiss_index.search(q, min(k, self.size))
+        self.timings["faiss"] = time.perf_counter() - t
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def bm25_all(self, question: str) -> np.ndarray:
+        t = time.perf_counter()
+        toks = arabic.analyze(question)
+        scores = self.index.bm25.get_scores(toks) if toks else np.zeros(self.size)
+        self.timings["bm25"] = time.perf_counter() - t
+        return np.asarray(scores, dtype=np.float32)
+
+    def _dense_for(self, ids: np.ndarray, q: np.ndarray) -> np.ndarray:
+        vecs = np.vstack([self.index.faiss_index.reconstruct(int(i)) for i in ids])
+        return vecs @ q[0]
+
+    # -- public
+
+    def search(self, question: str, k: int = 5, method: str = "fused", lang: str | None = None) -> list[Hit]:
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+        question = check_question(question)
+        if self.size == 0:
+            return []
+        k = max(1, min(k, self.size))
+        if method == "dense":
+            ids, scores = self.dense_scores(self.embed(question), k)
+            return [Hit(self.index.passages[i], float(s), dense=float(s), rank=r + 1)
+                    for r, (i, s) in enumerate(zip(ids, scores))]
+        bm = self.bm25_all(question)
+        if method == "bm25":
+            ids = np.argsort(-bm, kind="stable")[:k]
+            return [Hit(self.index.passages[i], float(bm[i]), bm25=float(bm[i]), rank=r + 1)
+                    for r, i in enumerate(ids)]
+        return self._fused(question, bm, k, lang)
+
+    def _fused(self, question: str, bm: np.ndarray, k: int, lang: str | None) -> list[Hit]:
+        lang = lang or _lang_or_ar(question)
+        q = self.embed(question)
+        dense_ids, _ = self.dense_scores(q, POOL)
+        same_lang = self.langs == lang
+        bm_voting = np.where(same_lang, bm, 0.0)
+        bm_ids = np.argsort(-bm_voting, kind="stable")[:POOL]
+        bm_ids = bm_ids[bm_voting[bm_ids] > 0]
+        cand = np.unique(np.concatenate([dense_ids, bm_ids]).astype(np.int64))
+        dense = self._dense_for(cand, q)
+        zd, zb = _z(dense), _z(bm[cand])
+        w = self.dense_weight
+        fused = np.where(same_lang[cand], w * zd + (1 - w) * zb, zd)
+        order = np.argsort(-fused, kind="stable")[:k]
+        return [Hit(self.index.passages[cand[j]], float(fused[j]), dense=float(dense[j]), bm25=float(bm[cand[j]]),
+                    rank=r + 1) for r, j in enumerate(order)]
+
+
+def _lang_or_ar(text: str) -> str:
+    try:
+        return arabic.detect_language(text)
+    except ValueError:
+        return "ar"
+
+
+class SanadRetriever(BaseRetriever):
+    """The fused retriever as a LangChain `BaseRetriever` (documents carry every score in metadata)."""
+
+    retriever: Any  # a Retriever; typed loosely so pydantic does not inspect the dataclass
+    k: int = 5
+    method: str = "fused"
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        hits = self.retriever.search(query, self.k, self.method)
+        return [Document(page_content=h.passage.text, id=h.passage.id,
+                         metadata={"passage_id": h.passage.id, "title": h.passage.title, "score": h.score,
+                                   "dense": h.dense, "bm25": h.bm25, "rank": h.rank,
+                                   "article_id": h.passage.article_id, "source": h.passage.source})
+                for h in hits]
