@@ -22,7 +22,7 @@ console = Console()
 err = Console(stderr=True)
 
 
-class UserError(Exception):
+class UserError(Exception):  # CLI-only misuse (e.g. a path that does not exist)
     """A problem the user can fix; shown as one line, no traceback."""
 
 
@@ -67,7 +67,8 @@ def index_build(
 @index_app.command("info")
 def index_info(name: Annotated[str | None, typer.Option(help="Index name")] = None) -> None:
     """Show an index's manifest."""
-    from .store import IndexProblem, rebuild_hint
+    from .errors import IndexProblem
+    from .store import rebuild_hint
 
     path = _settings(name).index_path
     manifest = path / "manifest.json"
@@ -141,13 +142,11 @@ app.add_typer(eval_app, name="eval")
 
 def main() -> None:
     """Entry point: user errors become one clear line and exit code 2, never a traceback."""
-    from .corpus import CorpusError
-    from .retrieval import QueryError
-    from .store import IndexProblem
+    from .errors import SanadError
 
     try:
         app()
-    except (UserError, QueryError, IndexProblem, CorpusError) as exc:
+    except (UserError, SanadError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:

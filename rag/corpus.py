@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import arabic
+from .errors import CorpusError
 from .cleaning import clean_lines, fallback_title, split_title
 from .types import Article
 
@@ -30,8 +31,6 @@ class LoadResult:
     duplicates: int = 0
 
 
-class CorpusError(ValueError):
-    """A file that cannot be ingested; the message names it."""
 
 
 # ---------------------------------------------------------------- readers

@@ -16,6 +16,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from . import arabic
+from .errors import QueryError
 from .models import Embedder
 from .store import Index
 from .types import Hit
@@ -24,8 +25,6 @@ METHODS = ("dense", "bm25", "fused")
 POOL = 100  # candidates taken from each method before fusion
 
 
-class QueryError(ValueError):
-    """A question that cannot be searched (empty, too long, no letters)."""
 
 
 def check_question(question: str, max_chars: int = 2000) -> str:

@@ -24,6 +24,7 @@ import numpy as np
 from . import arabic
 from .chunking import ChunkSpec, chunk_article
 from .corpus import Deduper, LoadResult
+from .errors import IndexProblem
 from .models import Embedder
 from .types import Article, Passage
 
@@ -31,8 +32,6 @@ FORMAT_VERSION = 1
 HNSW_M = 32
 
 
-class IndexProblem(RuntimeError):
-    """A missing, corrupt or mismatched index; the message names the path and how to rebuild it."""
 
 
 def rebuild_hint(path: Path) -> str:
