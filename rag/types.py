@@ -74,6 +74,7 @@ class Answer:
     question: str = ""  # the standalone question actually searched for (after follow-up rewriting)
     changes: list[str] = field(default_factory=list)  # what verification changed, for humans
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    verification: dict[str, int] = field(default_factory=dict)  # citations kept / repaired / dropped, etc.
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,6 +1,324 @@
-"""`sanad eval ...` commands."""
+"""`sanad eval ...` commands. Module-level imports stay light: each command imports its work lazily."""
 from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 eval_app = typer.Typer(help="Evaluate retrieval and answers against gold Q&A pairs.", no_args_is_help=True)
+
+DEFAULT_GOLD = Path("eval/gold/seeds.jsonl")
+DEFAULT_ARCD_EN = Path("eval/gold/arcd_en20.jsonl")
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    _console(True).print(f"[red]error:[/] {msg}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _bar(description: str, total: int):
+    """A rich progress bar on stderr; yields a tick() function."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=_console(True)) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)
+
+
+def _settings():
+    from ..settings import get_settings
+
+    return get_settings()
+
+
+def _load_gold(path: Path):
+    from .gold import GoldError, load_gold
+
+    if not path.exists():
+        _fail(f"{path}: no such gold file")
+    try:
+        return load_gold(path)
+    except GoldError as exc:
+        _fail(str(exc))
+
+
+def _dataset(gold: Path | None, squad: Path | None, questions: Path | None, arcd: Path | None,
+             questions_en: Path | None, settings, progress_label: str = "indexing"):
+    """(dataset name, questions, retriever, index path, notes) for the chosen source."""
+    chosen = [x for x in (gold, squad, arcd) if x is not None]
+    if len(chosen) > 1:
+        _fail("give only one of --gold, --squad, --arcd")
+    if squad or arcd:
+        from .squad import dataset_index, load_arcd, load_squad
+
+        src = squad or arcd
+        if not Path(src).exists():
+            _fail(f"{src}: not found")
+        if squad:
+            ds = load_squad(squad, questions)
+        else:
+            if questions_en is not None and not questions_en.exists():
+                _fail(f"{questions_en}: not found")
+            ds = load_arcd(arcd, questions_en)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        with Progress(TextColumn(f"[bold]{progress_label} {ds.name}"), BarColumn(), MofNCompleteColumn(),
+                      console=_console(True), transient=True) as bar:
+            task = bar.add_task("", total=None)
+            retriever, notes = dataset_index(ds, settings,
+                                             progress=lambda d, t: bar.update(task, completed=d, total=t))
+        if notes:
+            _console(True).print(f"[yellow]{len(notes)} questions have no indexed context (dropped as duplicates?): "
+                                 f"{notes[:5]}")
+        return ds.name, ds.questions, retriever, retriever.index.path, notes
+    from ..engine import get_retriever
+
+    gold = gold or DEFAULT_GOLD
+    questions_ = _load_gold(gold)
+    retriever = get_retriever(settings)
+    return gold.stem, questions_, retriever, settings.index_path, []
+
+
+@eval_app.command("check-gold")
+def check_gold_cmd(
+    file: Annotated[Path, typer.Argument(help="Gold JSONL file")] = DEFAULT_GOLD,
+    seeds: Annotated[Path | None, typer.Option(help="Folder of the articles (default: the bundled seeds)")] = None,
+) -> None:
+    """Validate a gold file: every field present, every evidence quote found in its cleaned article."""
+    from .gold import check_gold
+
+    if not file.exists():
+        _fail(f"{file}: no such gold file")
+    count, problems = check_gold(file, seeds)
+    con = _console()
+    for p in problems:
+        con.print(f"[red]✗[/] {p}", highlight=False)
+    if problems:
+        con.print(f"{len(problems)} problem(s) in {count} pairs")
+        raise typer.Exit(1)
+    con.print(f"[green]✓[/] {file}: {count} pairs, all fields present, every evidence quote found in its article")
+
+
+@eval_app.command("retrieval")
+def retrieval_cmd(
+    gold: Annotated[Path | None, typer.Option(help="Gold JSONL (default eval/gold/seeds.jsonl)")] = None,
+    squad: Annotated[Path | None, typer.Option(help="SQuAD-format JSON file (contexts become passages)")] = None,
+    questions: Annotated[Path | None, typer.Option(help="With --squad: the same questions in another language, "
+                                                   "aligned by id (SQuAD JSON or JSONL id/question)")] = None,
+    arcd: Annotated[Path | None, typer.Option(help="ARCD jsonl folder (qa.jsonl + passages.jsonl)")] = None,
+    questions_en: Annotated[Path | None, typer.Option(help="With --arcd: translated questions JSONL "
+                                                      "(e.g. eval/gold/arcd_en20.jsonl)")] = None,
+    methods: Annotated[str, typer.Option(help="Comma-separated: bm25,dense,fused")] = "bm25,dense,fused",
+    k: Annotated[int, typer.Option("--k", help="Depth ranked per question")] = 20,
+    dense_weight: Annotated[float | None, typer.Option(help="Override the fused dense weight")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions (quick runs)")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default eval/reports/<time>-retrieval-<set>)")] = None,
+) -> None:
+    """Recall@1/5/10/20, MRR@10 and nDCG@10 (ranx) per method and question language; writes a report."""
+    from ..retrieval import METHODS
+    from .report import default_run_dir, retrieval_table, write_report
+    from .runner import evaluate_retrieval, latency_summary
+
+    ms = [m.strip() for m in methods.split(",") if m.strip()]
+    bad = [m for m in ms if m not in METHODS]
+    if bad or not ms:
+        _fail(f"unknown method(s) {bad}; use {','.join(METHODS)}")
+    settings = _settings()
+    name, qs, retriever, index_path, notes = _dataset(gold, squad, questions, arcd, questions_en, settings)
+    if dense_weight is not None:
+        retriever.dense_weight = dense_weight
+    qs = qs[:limit] if limit else qs
+    with _bar(f"retrieval {name}", len(qs)) as tick:
+        result = evaluate_retrieval(qs, retriever, ms, k=k, tick=tick)
+    result["latency"] = latency_summary(result)
+    out = out or default_run_dir("retrieval", name)
+    meta = {"dataset": name, "index": str(index_path), "passages": retriever.size,
+            "dense_weight": retriever.dense_weight, "model": retriever.embedder.model_id,
+            "questions_without_context": notes}
+    write_report(result, out, meta)
+    con = _console()
+    con.print(retrieval_table(result), markup=False, highlight=False)
+    for m, v in result["latency"].items():
+        con.print(f"{m}: latency p50 {v['p50_ms']:.1f} ms, p95 {v['p95_ms']:.1f} ms")
+    con.print(f"report: {out}/summary.md")
+
+
+@eval_app.command("answers")
+def answers_cmd(
+    backend: Annotated[str | None, typer.Option(help="extractive | llamacpp | openai (default: settings)")] = None,
+    gold: Annotated[Path, typer.Option(help="Gold JSONL")] = DEFAULT_GOLD,
+    top_k: Annotated[int | None, typer.Option(help="Passages shown to the generator")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions (quick runs)")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default eval/reports/<time>-answers-<set>)")] = None,
+) -> None:
+    """Citation validity and precision, evidence recall, answer correctness, refusals, latency."""
+    try:
+        from rag import answer
+    except ImportError:
+        try:
+            from rag.generation import answer
+        except ImportError as exc:
+            _fail(f"the answer API is not available ({exc})")
+    from .report import answers_table, default_run_dir, write_report
+    from .runner import evaluate_answers
+
+    qs = _load_gold(gold)
+    qs = qs[:limit] if limit else qs
+    settings = _settings()
+    with _bar(f"answers ({backend or settings.backend})", len(qs)) as tick:
+        result = evaluate_answers(qs, answer, backend=backend, top_k=top_k, tick=tick)
+    out = out or default_run_dir("answers", f"{gold.stem}-{backend or settings.backend}")
+    meta = {"dataset": gold.stem, "backend": backend or settings.backend, "top_k": top_k or settings.top_k,
+            "index": str(settings.index_path), "min_score": settings.min_score}
+    write_report(result, out, meta)
+    con = _console()
+    con.print(answers_table(result), markup=False, highlight=False)
+    con.print(f"report: {out}/summary.md")
+
+
+@eval_app.command("compare")
+def compare_cmd(
+    run_a: Annotated[Path, typer.Argument(help="Earlier run folder (or its results.json)")],
+    run_b: Annotated[Path, typer.Argument(help="Later run folder")],
+) -> None:
+    """Print, question by question, what got better and what got worse from RUN_A to RUN_B."""
+    from .report import compare_runs, load_run
+
+    try:
+        diff = compare_runs(load_run(run_a), load_run(run_b))
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    con = _console()
+    what = "rank of first relevant" if diff["kind"] == "retrieval" else "answer"
+    con.print(f"{diff['common']} questions in both runs; {len(diff['better'])} better, {len(diff['worse'])} worse "
+              f"({what}: A → B)")
+    for label, rows, colour in (("better", diff["better"], "green"), ("worse", diff["worse"], "red")):
+        if not rows:
+            continue
+        con.print(f"[bold {colour}]{label}[/]")
+        for r in rows:
+            m = f" [{r['method']}]" if "method" in r else ""
+            a = "none" if r["a"] is None else r["a"]
+            b = "none" if r["b"] is None else r["b"]
+            con.print(f"  {r['id']} ({r['lang']}){m}: {a} → {b}  {r['question']}", highlight=False, markup=False)
+    for label in ("only_a", "only_b"):
+        if diff[label]:
+            con.print(f"{len(diff[label])} questions only in {label[-1].upper()}")
+
+
+@eval_app.command("fusion")
+def fusion_cmd(
+    arcd: Annotated[Path, typer.Option(help="ARCD jsonl folder (tune on the train split only)")] =
+        Path("../shared/data/arcd-train"),
+    questions_en: Annotated[Path | None, typer.Option(help="Translated questions (reported, not tuned)")] =
+        DEFAULT_ARCD_EN,
+    weights: Annotated[str, typer.Option(help="Dense weights to try")] = "0.4,0.5,0.6,0.7",
+    k: Annotated[int, typer.Option("--k")] = 20,
+    out: Annotated[Path | None, typer.Option(help="Run folder")] = None,
+) -> None:
+    """Sweep the fused dense weight on ARCD train and report Recall@k / MRR@10 per weight and language."""
+    import json
+
+    from .report import default_run_dir
+    from .tuning import sweep_dense_weight
+
+    ws = [float(w) for w in weights.split(",") if w.strip()]
+    settings = _settings()
+    name, qs, retriever, index_path, _ = _dataset(None, None, None, arcd, questions_en, settings)
+    with _bar("dense-weight sweep", len(qs) * len(ws)) as tick:
+        results = sweep_dense_weight(qs, retriever, ws, k=k, tick=tick)
+    con = _console()
+    rows = []
+    con.print("| dense_weight | questions | n | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 |")
+    con.print("|---|---|---|---|---|---|---|---|")
+    for w, res in results.items():
+        for g, v in res["summary"]["fused"].items():
+            rows.append({"dense_weight": w, "group": g, **v})
+            con.print(f"| {w} | {g} | {v['n']} | {v['R@1']:.3f} | {v['R@5']:.3f} | {v['R@10']:.3f} | "
+                      f"{v['MRR@10']:.3f} | {v['nDCG@10']:.3f} |")
+    ar = [r for r in rows if r["group"] == "ar"]
+    best = max(ar, key=lambda r: (r["MRR@10"], r["R@5"])) if ar else None
+    if best:
+        con.print(f"best for Arabic questions by MRR@10: dense_weight={best['dense_weight']} "
+                  f"(MRR@10 {best['MRR@10']:.3f}, R@5 {best['R@5']:.3f}); settings default is {settings.dense_weight}")
+    out = out or default_run_dir("fusion", name)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "fusion.json").write_text(json.dumps({"index": str(index_path), "rows": rows, "best_ar": best},
+                                                ensure_ascii=False, indent=1), encoding="utf-8")
+    con.print(f"written: {out}/fusion.json")
+
+
+@eval_app.command("threshold")
+def threshold_cmd(
+    gold: Annotated[Path, typer.Option(help="Gold JSONL with unanswerable questions")] = DEFAULT_GOLD,
+    out: Annotated[Path | None, typer.Option(help="Run folder")] = None,
+) -> None:
+    """Top dense score (rank 1 of the fused search) for answerable vs unanswerable questions, per language,
+    and the refusal threshold that separates them best."""
+    import json
+
+    from ..engine import get_retriever
+    from .report import default_run_dir
+    from .tuning import at_threshold, describe, suggest_threshold, top_dense_scores
+
+    settings = _settings()
+    qs = _load_gold(gold)
+    retriever = get_retriever(settings)
+    with _bar("top dense scores", len(qs)) as tick:
+        rows = top_dense_scores(qs, retriever, tick=tick)
+    con = _console()
+    report = {"current_min_score": settings.min_score, "groups": {}}
+    con.print("| questions | answerable: n / min / p10 / median / max | unanswerable: n / min / median / p90 / max "
+              "| suggested cut | balanced acc. |")
+    con.print("|---|---|---|---|---|")
+    for g in ["all", *sorted({r["lang"] for r in rows})]:
+        sub = [r for r in rows if g == "all" or r["lang"] == g]
+        pos = describe([r["top_dense"] for r in sub if r["answerable"]])
+        neg = describe([r["top_dense"] for r in sub if not r["answerable"]])
+        best = suggest_threshold(sub)
+        report["groups"][g] = {"answerable": pos, "unanswerable": neg, "suggested": best,
+                               "at_current": at_threshold(sub, settings.min_score)}
+        con.print(f"| {g} | {pos.get('n')} / {pos.get('min')} / {pos.get('p10')} / {pos.get('median')} / "
+                  f"{pos.get('max')} | {neg.get('n')} / {neg.get('min')} / {neg.get('median')} / {neg.get('p90')} / "
+                  f"{neg.get('max')} | {best['threshold']} | {best['balanced_accuracy']} |")
+    cur = report["groups"]["all"]["at_current"]
+    con.print(f"at the current min_score {settings.min_score}: {cur['answerable_refused']}/{cur['answerable']} "
+              f"answerable would be refused, {cur['unanswerable_refused']}/{cur['unanswerable']} unanswerable refused")
+    out = out or default_run_dir("threshold", gold.stem)
+    out.mkdir(parents=True, exist_ok=True)
+    report["rows"] = rows
+    (out / "threshold.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    _plot_threshold(rows, settings.min_score, report["groups"]["all"]["suggested"]["threshold"],
+                    out / "top_dense.png")
+    con.print(f"written: {out}/threshold.json, {out}/top_dense.png")
+
+
+def _plot_threshold(rows, current: float, suggested: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    langs = sorted({r["lang"] for r in rows})
+    fig, axes = plt.subplots(1, len(langs), figsize=(5 * len(langs), 3.6), squeeze=False)
+    for ax, lang in zip(axes[0], langs):
+        for ans, colour in ((True, "tab:blue"), (False, "tab:red")):
+            vals = [r["top_dense"] for r in rows if r["lang"] == lang and r["answerable"] == ans]
+            ax.hist(vals, bins=20, alpha=0.6, color=colour, label="answerable" if ans else "unanswerable")
+        ax.axvline(current, color="grey", linestyle="--", label=f"min_score {current}")
+        ax.axvline(suggested, color="black", label=f"suggested {suggested}")
+        ax.set_title(f"{lang}: top dense score")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,171 @@
+"""External QA sets as retrieval benchmarks: SQuAD-format JSON (ARCD, XQuAD, MLQA, ...) and the ARCD jsonl form.
+
+Each context becomes one article (id = a stable context id, title = the SQuAD title, text = the context as
+written); the chunker may split it into several passages, so relevance is mapped back by article id:
+a retrieved passage is relevant when `passage.article_id` is the question's context.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..arabic import detect_language
+from ..types import Article
+from .gold import GoldQuestion
+
+_LEADING_DASH = re.compile(r"^\s*[-–—]\s*")
+
+
+@dataclass
+class Dataset:
+    name: str
+    articles: list[Article] = field(default_factory=list)
+    questions: list[GoldQuestion] = field(default_factory=list)
+
+
+def clean_question(q: str) -> str:
+    """ARCD questions sometimes start with '- '; drop it (and surrounding spaces)."""
+    return _LEADING_DASH.sub("", q).strip()
+
+
+def _lang(text: str, default: str = "ar") -> str:
+    try:
+        return detect_language(text)
+    except ValueError:
+        return default
+
+
+def _context_id(title: str, context: str, a: int, p: int) -> str:
+    digest = hashlib.sha1(context.encode()).hexdigest()[:8]
+    return f"sq-a{a:04d}-p{p:03d}-{digest}"
+
+
+def _aligned_questions(path: Path) -> dict[str, str]:
+    """id → question from a second file: SQuAD JSON (same ids, other language) or JSONL {id, question}."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".jsonl":
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        return {str(r["id"]): r["question"] for r in rows}
+    data = json.loads(text)
+    out = {}
+    for art in data["data"]:
+        for para in art["paragraphs"]:
+            for qa in para["qas"]:
+                out[str(qa["id"])] = qa["question"]
+    return out
+
+
+def load_squad(path: Path, questions: Path | None = None, name: str | None = None) -> Dataset:
+    """A SQuAD-format file (data → paragraphs → context, qas). With `questions`, a second file of the same
+    questions in another language aligned by id (XQuAD-style): those are added with id `<id>:<lang>`."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    ds = Dataset(name or Path(path).stem)
+    for a, art in enumerate(data["data"]):
+        title = art.get("title", "") or ""
+        for p, para in enumerate(art["paragraphs"]):
+            context = para["context"]
+            cid = para.get("id") or _context_id(title, context, a, p)
+            ds.articles.append(Article(id=cid, title=title.replace("_", " "), text=context, source=Path(path).name))
+            for qa in para["qas"]:
+                if qa.get("is_impossible"):
+                    continue
+                q = clean_question(qa["question"])
+                ds.questions.append(GoldQuestion(
+                    id=str(qa["id"]), question=q, lang=_lang(q), answers=[x["text"] for x in qa.get("answers", [])],
+                    article=cid, kind="squad", relevant_articles={cid}))
+    if questions:
+        _add_aligned(ds, _aligned_questions(Path(questions)))
+    return ds
+
+
+def _add_aligned(ds: Dataset, other: dict[str, str]) -> None:
+    base = {q.id: q for q in ds.questions}
+    missing = [qid for qid in other if qid not in base]
+    if missing:
+        raise ValueError(f"{len(missing)} aligned questions have ids not in the main file, e.g. {missing[:3]}")
+    for qid, text in other.items():
+        src = base[qid]
+        q = clean_question(text)
+        lang = _lang(q)
+        ds.questions.append(GoldQuestion(id=f"{qid}:{lang}", question=q, lang=lang, answers=list(src.answers),
+                                         article=src.article, kind=src.kind + "-aligned",
+                                         relevant_articles=set(src.relevant_articles or ())))
+
+
+def load_arcd(folder: Path, questions_en: Path | None = None, name: str = "arcd-train") -> Dataset:
+    """The ARCD jsonl form (`qa.jsonl` + `passages.jsonl`, see ../shared/data/README.md). `questions_en`:
+    JSONL of translated questions `{id, question, context_id, answers}` (e.g. eval/gold/arcd_en20.jsonl),
+    added with id `<id>:en`."""
+    folder = Path(folder)
+    ds = Dataset(name)
+    for line in (folder / "passages.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            ds.articles.append(Article(id=r["id"], title=r.get("title", ""), text=r["text"], source="arcd"))
+    known = {a.id for a in ds.articles}
+    for line in (folder / "qa.jsonl").read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        if r["context_id"] not in known:
+            raise ValueError(f"{folder / 'qa.jsonl'}: question {r['id']} has unknown context {r['context_id']}")
+        q = clean_question(r["question"])
+        ds.questions.append(GoldQuestion(id=str(r["id"]), question=q, lang=r.get("lang_question") or _lang(q),
+                                         answers=list(r.get("answers", [])), article=r["context_id"],
+                                         kind="arcd", relevant_articles={r["context_id"]}))
+    if questions_en:
+        for line in Path(questions_en).read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            if r["context_id"] not in known:
+                raise ValueError(f"{questions_en}: question {r['id']} has unknown context {r['context_id']}")
+            q = clean_question(r["question"])
+            ds.questions.append(GoldQuestion(id=f"{r['id']}:en", question=q, lang=_lang(q, "en"),
+                                             answers=list(r.get("answers", [])), article=r["context_id"],
+                                             kind="arcd-en", relevant_articles={r["context_id"]}))
+    return ds
+
+
+def dataset_index(ds: Dataset, settings, *, progress=None):
+    """Build (once) and load the dataset's own index at `<index_dir>/<name>`; reused when present and
+    holding the same articles. Returns (Retriever, notes) where notes lists questions whose context did
+    not make it into the index (e.g. dropped as a near-duplicate of another context)."""
+    from ..corpus import LoadResult
+    from ..models import get_embedder
+    from ..retrieval import Retriever
+    from ..store import build_index, load_index
+
+    embedder = get_embedder(settings)
+    path = settings.index_dir / ds.name
+    index = None
+    if (path / "manifest.json").exists():
+        index = load_index(path, embedder.model_id)
+        have = {a.id for a in index.articles}
+        if not have <= {a.id for a in ds.articles}:
+            index = None  # a different dataset under the same name: rebuild
+    if index is None or not {a.id for a in ds.articles} <= {a.id for a in index.articles} | _dropped(path):
+        build_index(path, _load_result(ds), embedder, rebuild=index is None, progress=progress)
+        index = load_index(path, embedder.model_id)
+        _remember_dropped(path, {a.id for a in ds.articles} - {a.id for a in index.articles})
+    indexed = {a.id for a in index.articles}
+    notes = [q.id for q in ds.questions if not (q.relevant_articles or set()) & indexed]
+    return Retriever(index, embedder, dense_weight=settings.dense_weight), notes
+
+
+def _load_result(ds: Dataset):
+    from ..corpus import LoadResult
+
+    return LoadResult(articles=list(ds.articles))
+
+
+def _dropped(path: Path) -> set[str]:
+    f = path / "eval-dropped.json"
+    return set(json.loads(f.read_text())) if f.exists() else set()
+
+
+def _remember_dropped(path: Path, ids: set[str]) -> None:
+    (path / "eval-dropped.json").write_text(json.dumps(sorted(ids)))

@@ -1,0 +1,88 @@
+"""Fusion-weight sweep (ARCD train only) and refusal-threshold calibration (seed gold)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .gold import GoldQuestion
+from .runner import evaluate_retrieval
+
+
+class CachedQueries:
+    """Wraps a Retriever so each question is embedded once across a sweep (only `embed` is cached;
+    search, fusion and scoring are the retriever's own)."""
+
+    def __init__(self, retriever) -> None:
+        self.retriever = retriever
+        self.cache: dict[str, np.ndarray] = {}
+        original = retriever.embed
+
+        def embed(question: str) -> np.ndarray:
+            if question not in self.cache:
+                self.cache[question] = original(question)
+            return self.cache[question]
+
+        retriever.embed = embed  # instance attribute: shadows the method for this object only
+
+
+def sweep_dense_weight(questions: list[GoldQuestion], retriever, weights: list[float], k: int = 20,
+                       tick=None) -> dict:
+    """Fused retrieval at each dense weight; returns {weight: result}. The retriever's weight is restored."""
+    CachedQueries(retriever)
+    before = retriever.dense_weight
+    out = {}
+    try:
+        for w in weights:
+            retriever.dense_weight = w
+            out[w] = evaluate_retrieval(questions, retriever, ["fused"], k=k, tick=tick)
+    finally:
+        retriever.dense_weight = before
+    return out
+
+
+def top_dense_scores(questions: list[GoldQuestion], retriever, tick=None) -> list[dict]:
+    """The dense cosine of the rank-1 passage of the fused search, per question."""
+    rows = []
+    for q in questions:
+        hits = retriever.search(q.question, 1, "fused", lang=q.lang)
+        rows.append({"id": q.id, "lang": q.lang, "answerable": q.answerable,
+                     "top_dense": float(hits[0].dense) if hits else float("nan")})
+        if tick:
+            tick()
+    return rows
+
+
+def suggest_threshold(rows: list[dict]) -> dict:
+    """The cut on top dense score that best separates answerable (≥ cut) from unanswerable (< cut), by
+    balanced accuracy; ties go to the lower cut (fewer false refusals). Candidates are midpoints between
+    sorted observed scores."""
+    pos = np.array([r["top_dense"] for r in rows if r["answerable"]])
+    neg = np.array([r["top_dense"] for r in rows if not r["answerable"]])
+    if not len(pos) or not len(neg):
+        return {"threshold": float("nan"), "balanced_accuracy": float("nan")}
+    vals = np.unique(np.concatenate([pos, neg]))
+    cands = np.concatenate([[vals[0] - 1e-3], (vals[:-1] + vals[1:]) / 2, [vals[-1] + 1e-3]])
+    best = None
+    for t in cands:
+        tpr = float((pos >= t).mean())  # answerable kept
+        tnr = float((neg < t).mean())  # unanswerable refused
+        bal = (tpr + tnr) / 2
+        if best is None or bal > best["balanced_accuracy"] + 1e-12:
+            best = {"threshold": round(float(t), 4), "balanced_accuracy": round(bal, 4),
+                    "answerable_kept": round(tpr, 4), "unanswerable_refused": round(tnr, 4)}
+    return best
+
+
+def describe(values: list[float]) -> dict:
+    a = np.array(values, dtype=float)
+    if not len(a):
+        return {"n": 0}
+    return {"n": int(len(a)), "min": round(float(a.min()), 4), "p10": round(float(np.percentile(a, 10)), 4),
+            "median": round(float(np.median(a)), 4), "p90": round(float(np.percentile(a, 90)), 4),
+            "max": round(float(a.max()), 4)}
+
+
+def at_threshold(rows: list[dict], t: float) -> dict:
+    pos = [r for r in rows if r["answerable"]]
+    neg = [r for r in rows if not r["answerable"]]
+    return {"threshold": t, "answerable_refused": sum(r["top_dense"] < t for r in pos), "answerable": len(pos),
+            "unanswerable_refused": sum(r["top_dense"] < t for r in neg), "unanswerable": len(neg)}

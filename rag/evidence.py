@@ -1,0 +1,92 @@
+"""Sentence-level evidence: split passages into sentences and score how well a sentence supports a claim.
+
+Support mixes word overlap (after Arabic normalisation and stemming) with embedding similarity, so a claim
+written in English can be checked against an Arabic passage. Passage sentence vectors are cached per passage.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import arabic
+from .chunking import sentence_spans
+from .models import Embedder
+from .types import Passage
+
+# Text in a source that tries to instruct the model is never evidence for anything.
+INSTRUCTION_LIKE = re.compile(
+    r"ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?)|disregard (all |the )?"
+    r"(previous|prior|above) |system prompt|you are now|reply (only )?with|"
+    r"تجاهل (كل |جميع )?(التعليمات|الأوامر|التوجيهات)|انس (كل )?التعليمات",
+    re.IGNORECASE,
+)
+# e5 cosine between a sentence and an unrelated one sits near 0.75; paraphrases reach 0.88+.
+COS_FLOOR, COS_FULL = 0.80, 0.90
+SUPPORTED = 0.5  # support at or above this backs a claim
+
+
+@dataclass(frozen=True)
+class Sentence:
+    passage_index: int  # 0-based index into the shown passages
+    text: str
+    start: int  # offsets inside the passage text
+    end: int
+
+
+def passage_sentences(passages: list[Passage]) -> list[Sentence]:
+    out = []
+    for i, p in enumerate(passages):
+        for s, e in sentence_spans(p.text):
+            out.append(Sentence(i, p.text[s:e], s, e))
+    return out
+
+
+def lexical_support(claim_tokens: list[str], sentence_tokens: set[str]) -> float:
+    """Share of the claim's content words found in the sentence."""
+    if not claim_tokens:
+        return 0.0
+    return sum(t in sentence_tokens for t in claim_tokens) / len(claim_tokens)
+
+
+def cosine_support(cos: np.ndarray) -> np.ndarray:
+    return np.clip((cos - COS_FLOOR) / (COS_FULL - COS_FLOOR), 0.0, 1.0)
+
+
+class SentenceVectors:
+    """Passage-sentence embeddings, computed once per passage and kept in a bounded LRU cache."""
+
+    def __init__(self, embedder: Embedder, capacity: int = 5000) -> None:
+        self.embedder = embedder
+        self.capacity = capacity
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def for_passage(self, passage: Passage) -> np.ndarray:
+        with self._lock:
+            if passage.id in self._cache:
+                self._cache.move_to_end(passage.id)
+                return self._cache[passage.id]
+        texts = [passage.text[s:e] for s, e in sentence_spans(passage.text)]
+        vecs = self.embedder.embed_passages(texts) if texts else np.zeros((0, self.embedder.dim), np.float32)
+        with self._lock:
+            self._cache[passage.id] = vecs
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+        return vecs
+
+    def for_passages(self, passages: list[Passage]) -> np.ndarray:
+        parts = [self.for_passage(p) for p in passages]
+        return np.concatenate(parts) if parts else np.zeros((0, self.embedder.dim), np.float32)
+
+
+_vectors: dict[str, SentenceVectors] = {}
+
+
+def sentence_vectors(embedder: Embedder) -> SentenceVectors:
+    if embedder.model_id not in _vectors:
+        _vectors[embedder.model_id] = SentenceVectors(embedder)
+    return _vectors[embedder.model_id]

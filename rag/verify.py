@@ -1,0 +1,126 @@
+"""Check every citation in a generated answer against the passages the model was shown — in code, never trusted.
+
+For each answer sentence: drop citation numbers out of range; keep a citation whose passage supports the
+sentence; when the model cited the wrong passage but another shown passage supports it, re-attach the right
+one; drop sentences no passage supports. The result says what was changed.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import arabic
+from .chunking import sentence_spans
+from .evidence import INSTRUCTION_LIKE, SUPPORTED, cosine_support, lexical_support, passage_sentences, sentence_vectors
+from .models import Embedder
+from .types import Citation, Hit
+
+CITE = re.compile(r"\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]")
+MIN_CLAIM_TOKENS = 2  # shorter sentences ("Yes.") carry no checkable claim
+
+
+@dataclass
+class Verified:
+    text: str
+    citations: list[Citation]
+    changes: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {"kept": 0, "repaired": 0, "dropped": 0,
+                                                            "out_of_range": 0, "unsupported_sentences": 0})
+
+
+def cited_numbers(sentence: str) -> list[int]:
+    nums = []
+    for m in CITE.finditer(sentence):
+        nums += [int(n) for n in re.split(r"\s*[,،]\s*", m.group(1))]
+    return nums
+
+
+def strip_citations(sentence: str) -> str:
+    return CITE.sub("", sentence).strip()
+
+
+_MARKS_AFTER_STOP = re.compile(r"([.!?؟])((?:\s*\[\d+(?:\s*[,،]\s*\d+)*\])+)")
+
+
+def with_marks(sentence: str, numbers: list[int]) -> str:
+    """Put `[n]` markers at the end of the sentence, before its closing punctuation."""
+    marks = "".join(f"[{n}]" for n in numbers)
+    m = re.search(r"[.!?؟…]+$", sentence)
+    return f"{sentence[:m.start()]} {marks}{m.group()}" if m else f"{sentence} {marks}"
+
+
+def verify(answer_text: str, hits: list[Hit], embedder: Embedder) -> Verified:
+    # "claim. [1]" → "claim [1]." so the marker stays with its sentence.
+    answer_text = _MARKS_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), answer_text)
+    passages = [h.passage for h in hits]
+    sents = [s for s in passage_sentences(passages) if not INSTRUCTION_LIKE.search(s.text)]
+    sent_tokens = [set(arabic.analyze(s.text)) for s in sents]
+    result = Verified("", [])
+    kept_sentences: list[str] = []
+    citations: list[Citation] = []
+    vecs = None
+
+    for s0, e0 in sentence_spans(answer_text):
+        raw = answer_text[s0:e0]
+        claim = strip_citations(raw)
+        nums = cited_numbers(raw)
+        in_range = [n for n in dict.fromkeys(nums) if 1 <= n <= len(passages)]
+        if len(in_range) < len(set(nums)):
+            bad = sorted(set(nums) - set(in_range))
+            result.counts["out_of_range"] += len(bad)
+            result.changes.append(f"removed citation(s) {bad}: no such source")
+        tokens = arabic.analyze(claim)
+        if len(tokens) < MIN_CLAIM_TOKENS or not sents:
+            if not nums and claim and not INSTRUCTION_LIKE.search(claim):
+                kept_sentences.append(claim)  # connective text ("According to the articles:")
+            continue
+
+        lex = np.array([lexical_support(tokens, st) for st in sent_tokens])
+        support = lex
+        if lex.max() < SUPPORTED:  # paraphrase or another language: ask the embeddings
+            if vecs is None:
+                vecs = sentence_vectors(embedder).for_passages(passages)
+                keep = [i for i, s in enumerate(passage_sentences(passages)) if not INSTRUCTION_LIKE.search(s.text)]
+                vecs = vecs[keep]
+            q = embedder.embed_queries([claim])[0]
+            support = np.maximum(lex, cosine_support(vecs @ q))
+
+        best_by_passage: dict[int, int] = {}
+        for j, s in enumerate(sents):
+            b = best_by_passage.get(s.passage_index)
+            if b is None or support[j] > support[b]:
+                best_by_passage[s.passage_index] = j
+        chosen: list[int] = []
+        for n in in_range:
+            j = best_by_passage.get(n - 1)
+            if j is not None and support[j] >= SUPPORTED:
+                chosen.append(j)
+                result.counts["kept"] += 1
+            else:
+                result.counts["dropped"] += 1
+                result.changes.append(f"citation [{n}] does not support: {claim[:60]}")
+        if not chosen:
+            j = int(np.argmax(support))
+            if support[j] >= SUPPORTED:
+                chosen = [j]
+                result.counts["repaired"] += 1
+                result.changes.append(f"cited [{sents[j].passage_index + 1}] instead of {in_range or 'nothing'}: "
+                                      f"{claim[:60]}")
+        if not chosen:
+            result.counts["unsupported_sentences"] += 1
+            result.changes.append(f"removed unsupported sentence: {claim[:80]}")
+            continue
+        numbers = []
+        for j in chosen:
+            s = sents[j]
+            n = s.passage_index + 1
+            numbers.append(n)
+            citations.append(Citation(n, passages[s.passage_index].id, passages[s.passage_index].title, s.text,
+                                      s.start, s.end, float(support[j])))
+        kept_sentences.append(with_marks(claim, sorted(set(numbers))))
+
+    result.text = " ".join(kept_sentences).strip()
+    result.citations = citations
+    return result

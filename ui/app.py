@@ -1,0 +1,278 @@
+"""The chat web UI (Gradio 6): streaming cited answers, right-to-left done right, sources you can check.
+
+    from ui.app import build_app, serve
+    serve(host="127.0.0.1", port=7860)    # what `sanad serve` runs
+
+`build_app()` returns the Blocks (queue enabled, styling attached); `serve()` first makes sure the default
+index exists (building it from the bundled articles, with progress in the terminal), then launches.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.errors import SanadError
+from rag.settings import Settings, get_settings
+from rag.types import Answer
+
+from . import render
+from .examples import EXAMPLES
+from .uploads import ALLOWED, MAX_UPLOAD_BYTES, add_files
+
+log = logging.getLogger("sanad.ui")
+
+TITLE = "سند · Sanad"
+ASSETS = Path(__file__).resolve().parent / "assets"
+CSS = (ASSETS / "sanad.css").read_text(encoding="utf-8")
+JS = (ASSETS / "sanad.js").read_text(encoding="utf-8")
+HEAD = f"<script>{JS}</script>"
+CONCURRENCY = 4  # answers served at once; others wait in the queue without freezing anyone's page
+LANGUAGES = [("تلقائي · Auto", "auto"), ("العربية", "ar"), ("English", "en")]
+GENERIC_ERROR = {
+    "ar": "حدث خطأ غير متوقع أثناء الإجابة. حاول مرة أخرى.",
+    "en": "Something went wrong while answering. Please try again.",
+}
+
+AnswerStream = Callable[..., Iterator["str | Answer"]]
+
+
+def _theme() -> gr.themes.ThemeClass:
+    # Local font stacks only: the default theme fetches Google Fonts, which never arrive offline.
+    arabic = ["Noto Naskh Arabic", "Noto Sans Arabic", "Segoe UI", "Geeza Pro", "Tahoma", "Noto Sans",
+              "Arial", "sans-serif"]
+    return gr.themes.Soft(
+        primary_hue=gr.themes.colors.teal,
+        secondary_hue=gr.themes.colors.amber,
+        neutral_hue=gr.themes.colors.stone,
+        font=arabic,
+        font_mono=["DejaVu Sans Mono", "Consolas", "monospace"],
+    )
+
+
+class SanadBlocks(gr.Blocks):
+    """Blocks that carry their own theme, CSS, head script and upload limit into `launch()`."""
+
+    def launch(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+        kwargs.setdefault("theme", _theme())
+        kwargs.setdefault("css", CSS)
+        kwargs.setdefault("head", HEAD)
+        kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
+        kwargs.setdefault("footer_links", ["api"])
+        return super().launch(*args, **kwargs)
+
+
+def _default_answer_stream() -> AnswerStream:
+    from rag import answer_stream  # the lead's generation chain
+
+    return answer_stream
+
+
+def _backends(settings: Settings) -> list[str]:
+    try:
+        from rag.llm import available_backends
+
+        found = list(available_backends(settings))
+    except Exception:  # the LLM module is optional; extractive always works
+        log.debug("available_backends unavailable", exc_info=True)
+        found = []
+    return found or ["extractive"]
+
+
+def _index_summary(settings: Settings) -> str:
+    try:
+        from rag.engine import get_retriever
+
+        r = get_retriever(settings)
+        return (f"📚 المقالات في الفهرس: **{len(r.index.articles)}** · Articles indexed: "
+                f"**{len(r.index.articles)}** ({r.size} passages)")
+    except SanadError as exc:
+        return f"⚠️ {exc}"
+    except Exception:
+        log.exception("index summary failed")
+        return "⚠️ تعذّر تحميل الفهرس · The index could not be loaded"
+
+
+def _msg(role: str, content: str) -> dict[str, str]:
+    return {"role": role, "content": content}
+
+
+def build_app(settings: Settings | None = None, answer_stream: AnswerStream | None = None) -> gr.Blocks:
+    """The chat UI. `answer_stream` defaults to `rag.answer_stream` (looked up when the first question comes)."""
+    settings = settings or get_settings()
+    backends = _backends(settings)
+    default_backend = settings.backend if settings.backend in backends else backends[0]
+
+    def ask(question: str, chat: list[dict], history: list[dict], backend: str, top_k: float, language: str):
+        question = (question or "").strip()
+        chat = list(chat or [])
+        history = list(history or [])
+        lang = language if language in ("ar", "en") else render.guess_language(question)
+        if question:
+            chat.append(_msg("user", render.render_user(question)))
+        chat.append(_msg("assistant", render.render_pending(question, lang=lang)))
+        yield "", chat, history
+        stream = answer_stream or _default_answer_stream()
+        partial, final = "", None
+        try:
+            for item in stream(question, history=history or None, top_k=int(top_k), backend=backend,
+                               language=None if language == "auto" else language):
+                if isinstance(item, Answer):
+                    final = item
+                elif isinstance(item, str) and item:
+                    partial += item
+                    chat[-1] = _msg("assistant", render.render_pending(question, partial, lang))
+                    yield gr.skip(), chat, history
+            if final is None:
+                raise RuntimeError("answer_stream ended without an Answer")
+            chat[-1] = _msg("assistant", render.render_answer(final, uuid.uuid4().hex[:8]))
+            history = history + [_msg("user", question), _msg("assistant", final.text)]
+        except SanadError as exc:
+            chat[-1] = _msg("assistant", render.render_error(str(exc), lang))
+        except Exception:
+            log.exception("answering %r failed", question[:200])
+            chat[-1] = _msg("assistant", render.render_error(GENERIC_ERROR[lang], lang))
+        yield gr.skip(), chat, history
+
+    def upload(files, progress=gr.Progress()):
+        if not files:
+            return gr.skip(), gr.skip(), gr.skip()
+        progress(0, desc="فحص الملفات · Checking files")
+
+        def tick(done: int, total: int) -> None:
+            if total:
+                progress((done, total), desc="تضمين المقاطع · Embedding passages", unit="passages")
+
+        try:
+            result = add_files(files, settings, progress=tick)
+            status = result.to_markdown()
+        except Exception:
+            log.exception("upload failed")
+            status = "⚠️ تعذّرت إضافة الملفات؛ الفهرس السابق سليم · Adding the files failed; the index is unchanged"
+        return status, None, _index_summary(settings)
+
+    with SanadBlocks(title=TITLE, fill_width=True, analytics_enabled=False) as app:
+        history = gr.State([])
+        with gr.Row(elem_id="sanad-header"):
+            gr.HTML(
+                '<div class="sanad-brand" dir="rtl"><span class="sanad-logo">سند</span>'
+                '<span class="sanad-latin" dir="ltr">Sanad</span></div>'
+                '<div class="sanad-tagline"><div dir="rtl">اسأل الأخبار العربية، واحصل على إجابة موثّقة بمصادرها</div>'
+                '<div dir="ltr">Ask Arabic news — every answer cites the passage it comes from</div></div>',
+                elem_id="sanad-title",
+            )
+        with gr.Row(equal_height=False, elem_id="sanad-main"):
+            with gr.Column(scale=3, min_width=420, elem_id="sanad-chat-col"):
+                chatbot = gr.Chatbot(
+                    value=[],
+                    elem_id="sanad-chat",
+                    show_label=False,
+                    height="68vh",
+                    min_height=420,
+                    layout="panel",
+                    sanitize_html=True,
+                    render_markdown=True,
+                    line_breaks=False,
+                    latex_delimiters=[],
+                    buttons=["copy"],
+                    feedback_options=None,
+                    group_consecutive_messages=False,
+                    placeholder=(
+                        '<div class="sanad-empty"><div dir="rtl">اطرح سؤالًا عن الأخبار، أو اختر مثالًا</div>'
+                        '<div dir="ltr">Ask about the news, or pick an example</div></div>'
+                    ),
+                )
+                with gr.Row(elem_id="sanad-ask-row"):
+                    question = gr.Textbox(
+                        elem_id="sanad-question",
+                        show_label=False,
+                        placeholder="اكتب سؤالك هنا… · Type your question…",
+                        rtl=True,
+                        lines=1,
+                        max_lines=6,
+                        scale=8,
+                        autofocus=True,
+                        submit_btn=False,
+                    )
+                    send = gr.Button("اسأل · Ask", variant="primary", scale=1, min_width=110, elem_id="sanad-send")
+                with gr.Row():
+                    clear = gr.Button("محادثة جديدة · New chat", size="sm", variant="secondary", elem_id="sanad-clear")
+                gr.Markdown("أمثلة · Examples", elem_classes=["sanad-side-h"])
+                examples = gr.Dataset(
+                    components=[question],
+                    samples=[[q] for q in EXAMPLES],
+                    show_label=False,
+                    elem_id="sanad-examples",
+                    samples_per_page=len(EXAMPLES),
+                    layout="gallery",
+                )
+            with gr.Column(scale=1, min_width=280, elem_id="sanad-side"):
+                with gr.Accordion("الإعدادات · Settings", open=True, elem_id="sanad-settings"):
+                    backend = gr.Dropdown(backends, value=default_backend, label="المولّد · Backend",
+                                          interactive=len(backends) > 1, elem_id="sanad-backend")
+                    top_k = gr.Slider(1, 12, value=settings.top_k, step=1, label="عدد المقاطع · Passages",
+                                      elem_id="sanad-topk")
+                    language = gr.Radio(LANGUAGES, value="auto", label="لغة الإجابة · Answer language",
+                                        elem_id="sanad-language")
+                with gr.Accordion("إضافة مقالات · Add articles", open=True, elem_id="sanad-upload"):
+                    files = gr.File(
+                        file_count="multiple",
+                        label=f".txt .html .jsonl .csv · ≤ {MAX_UPLOAD_BYTES // 2**20} MB",
+                        elem_id="sanad-files",
+                        height=120,
+                    )
+                    upload_status = gr.Markdown(elem_id="sanad-upload-status")
+                index_info = gr.Markdown(elem_id="sanad-index-info")
+
+        ask_inputs = [question, chatbot, history, backend, top_k, language]
+        ask_outputs = [question, chatbot, history]
+        question.submit(ask, ask_inputs, ask_outputs, api_name="ask")
+        send.click(ask, ask_inputs, ask_outputs, api_name=False)
+        examples.click(lambda sample: sample[0] if isinstance(sample, list) else sample, examples, question,
+                       api_name=False, queue=False).then(ask, ask_inputs, ask_outputs, api_name=False)
+        clear.click(lambda: ([], [], ""), None, [chatbot, history, question], api_name=False, queue=False)
+        files.upload(upload, files, [upload_status, files, index_info], api_name="add_articles",
+                     concurrency_limit=1)
+        app.load(lambda: _index_summary(settings), None, index_info, api_name=False)
+    app.queue(default_concurrency_limit=CONCURRENCY)
+    return app
+
+
+def _terminal_progress() -> Callable[[int, int], None]:
+    state = {"last": -1}
+
+    def cb(done: int, total: int) -> None:
+        pct = int(100 * done / total) if total else 100
+        if pct != state["last"] and (pct % 5 == 0 or done == total):
+            state["last"] = pct
+            print(f"\r  embedding passages: {done}/{total} ({pct}%)", end="", file=sys.stderr, flush=True)
+            if done == total:
+                print(file=sys.stderr)
+
+    return cb
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Load (or first build) the default index, then serve the chat UI until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from rag.engine import ensure_default_index, get_retriever
+
+    settings = get_settings()
+    if not (settings.index_path / "manifest.json").exists():
+        print(f"Building the index at {settings.index_path} from the bundled articles (first run)…",
+              file=sys.stderr, flush=True)
+    report = ensure_default_index(settings, progress=_terminal_progress())
+    if report is not None:
+        print(f"  indexed {report.added_articles} articles, {report.added_passages} passages "
+              f"in {report.seconds:.1f} s", file=sys.stderr, flush=True)
+    retriever = get_retriever(settings)
+    print(f"Index {settings.index_path}: {len(retriever.index.articles)} articles, {retriever.size} passages",
+          file=sys.stderr, flush=True)
+    app = build_app(settings)
+    print(f"Sanad is at http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    app.launch(server_name=host, server_port=port, show_error=False, quiet=True)

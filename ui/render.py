@@ -1,0 +1,251 @@
+"""HTML for chat messages: answers with linked citations and a sources panel, refusals, errors.
+
+Every piece of text that comes from a user, an article or a model is passed through `html.escape` before
+it is put into markup; the markup itself is built here from fixed strings. The result is one line of HTML
+with no blank lines, so Gradio's Markdown renderer treats it as a raw HTML block and leaves it alone
+(its sanitiser still runs on top, as a second line of defence).
+"""
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rag.types import Answer, Citation, Hit
+
+_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
+_LATIN = re.compile(r"[A-Za-z]")
+# "[3]", "[1][2]" and "[1, 2]" / "[1، 2]"
+CITE = re.compile(r"\[(\d{1,3}(?:\s*[,،]\s*\d{1,3})*)\]")
+
+LABELS = {
+    "ar": {
+        "sources": "المصادر",
+        "source": "المصدر",
+        "more": "مقاطع أخرى مسترجعة لم يُستشهد بها",
+        "closest": "أقرب المقاطع المسترجعة",
+        "refused": "لا تحتوي المقالات على إجابة",
+        "error": "تعذّر الحصول على إجابة",
+        "thinking": "جارٍ البحث في المقالات…",
+        "seconds": "ث",
+        "changes": "ما عدّله التحقق",
+    },
+    "en": {
+        "sources": "Sources",
+        "source": "Source",
+        "more": "Other retrieved passages, not cited",
+        "closest": "Closest retrieved passages",
+        "refused": "Not in the articles",
+        "error": "Could not answer",
+        "thinking": "Searching the articles…",
+        "seconds": "s",
+        "changes": "What verification changed",
+    },
+}
+
+
+def guess_language(text: str) -> str:
+    """'ar' when the text has at least as many Arabic letters as Latin ones (UI labels only)."""
+    ar = len(_ARABIC.findall(text or ""))
+    la = len(_LATIN.findall(text or ""))
+    return "ar" if ar >= la and ar > 0 else ("en" if la else "ar")
+
+
+def direction(lang: str) -> str:
+    return "rtl" if lang == "ar" else "ltr"
+
+
+def _esc(text: str) -> str:
+    return html.escape(text or "", quote=True)
+
+
+def _paragraphs(escaped: str) -> str:
+    """Escaped plain text → paragraphs and bullet lists ("- " lines), on one line of HTML."""
+    out: list[str] = []
+    items: list[str] = []
+    para: list[str] = []
+
+    def flush_para() -> None:
+        if para:
+            out.append(f'<p dir="auto">{"<br>".join(para)}</p>')
+            para.clear()
+
+    def flush_items() -> None:
+        if items:
+            out.append("<ul>" + "".join(f'<li dir="auto">{i}</li>' for i in items) + "</ul>")
+            items.clear()
+
+    for line in escaped.replace("\r\n", "\n").split("\n"):
+        stripped = line.strip()
+        bullet = re.match(r"^(?:[-•*]|\d+[.)])\s+(.*)$", stripped)
+        if bullet:
+            flush_para()
+            items.append(bullet.group(1))
+        elif not stripped:
+            flush_para()
+            flush_items()
+        else:
+            flush_items()
+            para.append(stripped)
+    flush_para()
+    flush_items()
+    return "".join(out)
+
+
+@dataclass
+class _Source:
+    n: int
+    hit: Hit
+    quotes: list[tuple[int, int]]  # spans to highlight inside the passage text
+
+
+def _quote_spans(text: str, citations: Iterable[Citation]) -> list[tuple[int, int]]:
+    spans = []
+    for c in citations:
+        if 0 <= c.start < c.end <= len(text) and text[c.start:c.end] == c.quote:
+            spans.append((c.start, c.end))
+        elif c.quote:
+            at = text.find(c.quote)
+            if at < 0:
+                at = text.find(c.quote.strip(" .…"))
+                if at >= 0:
+                    spans.append((at, at + len(c.quote.strip(" .…"))))
+            else:
+                spans.append((at, at + len(c.quote)))
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _marked(text: str, spans: list[tuple[int, int]]) -> str:
+    out, pos = [], 0
+    for s, e in spans:
+        out.append(_esc(text[pos:s]))
+        out.append(f"<mark>{_esc(text[s:e])}</mark>")
+        pos = e
+    out.append(_esc(text[pos:]))
+    return "".join(out).replace("\n", "<br>")
+
+
+def _source_card(src: _Source, msg_id: str, lang: str, cited: bool) -> str:
+    p = src.hit.passage
+    meta = _esc(p.source) if p.source else ""
+    cls = "sanad-src sanad-cited" if cited else "sanad-src"
+    return (
+        f'<div class="{cls}" id="src-{msg_id}-{src.n}" data-n="{src.n}">'
+        f'<div class="sanad-src-head"><span class="sanad-src-n">{src.n}</span>'
+        f'<span class="sanad-src-title" dir="auto">{_esc(p.title) or "—"}</span>'
+        + (f'<span class="sanad-src-file" dir="ltr">{meta}</span>' if meta else "")
+        + "</div>"
+        f'<div class="sanad-src-text" dir="auto">{_marked(p.text, src.quotes)}</div>'
+        "</div>"
+    )
+
+
+def _link_citations(escaped_text: str, msg_id: str, sources: dict[int, _Source]) -> str:
+    def one(n: int) -> str:
+        src = sources.get(n)
+        if src is None:
+            return f'<span class="sanad-cite-missing">{n}</span>'
+        tip = _esc(src.hit.passage.title)
+        return (f'<a class="sanad-cite" href="#src-{msg_id}-{n}" data-target="src-{msg_id}-{n}" '
+                f'title="{tip}">{n}</a>')
+
+    def repl(m: re.Match) -> str:
+        nums = [int(x) for x in re.split(r"\s*[,،]\s*", m.group(1))]
+        return '<span class="sanad-cites">[' + ", ".join(one(n) for n in nums) + "]</span>"
+
+    return CITE.sub(repl, escaped_text)
+
+
+def _sources(answer: Answer) -> tuple[dict[int, _Source], dict[int, _Source]]:
+    """(cited, uncited) passages by number."""
+    by_n: dict[int, list[Citation]] = {}
+    for c in answer.citations:
+        by_n.setdefault(c.number, []).append(c)
+    cited, uncited = {}, {}
+    for i, hit in enumerate(answer.passages, 1):
+        cits = by_n.get(i, [])
+        if cits:
+            cited[i] = _Source(i, hit, _quote_spans(hit.passage.text, cits))
+        else:
+            uncited[i] = _Source(i, hit, [])
+    return cited, uncited
+
+
+def _meta(answer: Answer, lang: str) -> str:
+    parts = []
+    if answer.backend:
+        parts.append(_esc(answer.backend))
+    total = answer.timings.get("total") if answer.timings else None
+    if isinstance(total, (int, float)):
+        parts.append(f"{total:.1f} {LABELS[lang]['seconds']}")
+    if not parts:
+        return ""
+    return f'<div class="sanad-meta" dir="ltr">{" · ".join(parts)}</div>'
+
+
+def render_user(text: str) -> str:
+    lang = guess_language(text)
+    return (f'<div class="sanad-msg sanad-user" dir="auto" lang="{lang}">'
+            f"{_paragraphs(_esc(text))}</div>")
+
+
+def render_pending(question: str, partial: str = "", lang: str | None = None) -> str:
+    """The assistant message while the answer streams in (citations shown, not yet linked)."""
+    lang = lang or guess_language(question)
+    d = direction(lang)
+    if not partial:
+        return (f'<div class="sanad-msg sanad-answer sanad-pending" dir="{d}" lang="{lang}">'
+                f'<span class="sanad-dots"></span> {LABELS[lang]["thinking"]}</div>')
+    body = CITE.sub(lambda m: f'<span class="sanad-cites">{m.group(0)}</span>', _esc(partial))
+    return (f'<div class="sanad-msg sanad-answer sanad-streaming" dir="{d}" lang="{lang}">'
+            f'<div class="sanad-body">{_paragraphs(body)}<span class="sanad-caret"></span></div></div>')
+
+
+def render_answer(answer: Answer, msg_id: str) -> str:
+    """The final answer: text with linked [n], its cited sources, the other passages collapsed."""
+    lang = answer.language if answer.language in LABELS else guess_language(answer.text)
+    d = direction(lang)
+    L = LABELS[lang]
+    cited, uncited = _sources(answer)
+    if answer.refused:
+        closest = "".join(_source_card(s, msg_id, lang, False) for s in list(uncited.values())[:3])
+        return (
+            f'<div class="sanad-msg sanad-refusal" dir="{d}" lang="{lang}">'
+            f'<div class="sanad-badge sanad-badge-refused">{L["refused"]}</div>'
+            f'<div class="sanad-body">{_paragraphs(_esc(answer.text))}</div>'
+            + (f'<details class="sanad-more"><summary>{L["closest"]}</summary>{closest}</details>'
+               if closest else "")
+            + _meta(answer, lang) + "</div>"
+        )
+    body = _link_citations(_esc(answer.text), msg_id, cited)
+    parts = [
+        f'<div class="sanad-msg sanad-answer" dir="{d}" lang="{lang}" data-msg="{msg_id}">',
+        f'<div class="sanad-body">{_paragraphs(body)}</div>',
+    ]
+    if cited or uncited:
+        parts.append('<div class="sanad-sources">')
+        if cited:
+            parts.append(f'<div class="sanad-sources-h">{L["sources"]}</div>')
+            parts.extend(_source_card(s, msg_id, lang, True) for s in cited.values())
+        if uncited:
+            parts.append(f'<details class="sanad-more"><summary>{L["more"]} ({len(uncited)})</summary>')
+            parts.extend(_source_card(s, msg_id, lang, False) for s in uncited.values())
+            parts.append("</details>")
+        parts.append("</div>")
+    parts.append(_meta(answer, lang))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def render_error(message: str, lang: str) -> str:
+    lang = lang if lang in LABELS else "ar"
+    return (f'<div class="sanad-msg sanad-error" dir="{direction(lang)}" lang="{lang}">'
+            f'<div class="sanad-badge sanad-badge-error">{LABELS[lang]["error"]}</div>'
+            f'<div class="sanad-body" dir="auto">{_esc(message)}</div></div>')
