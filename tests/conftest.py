@@ -57,3 +57,60 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data {path} is absent (it lives beside the checkout as ../shared)")
     return path
+
+
+@pytest.fixture(scope="session")
+def llm_gguf(settings):
+    """The local GGUF (SANAD_LLM_GGUF or the assembled Qwen2.5 model); assembled here if missing."""
+    from rag.errors import LLMError
+    from rag.llm import gguf_path, install_llm
+
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python (the `llm` extra) is not installed")
+    try:
+        return gguf_path(settings)
+    except LLMError:
+        return install_llm(settings, log=lambda msg: None)
+
+
+@pytest.fixture(scope="session")
+def llm_server(llm_gguf, tmp_path_factory):
+    """A real OpenAI-compatible server (`python -m llama_cpp.server`) on loopback; yields its base URL."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log_path = tmp_path_factory.mktemp("llm_server") / "server.log"
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(llm_gguf), "--host", "127.0.0.1",
+           "--port", str(port), "--n_ctx", "4096", "--chat_format", "chatml",
+           "--n_threads", str(os.cpu_count() or 1), "--verbose", "False"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                tail = log_path.read_text(errors="replace")[-2000:]
+                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{tail}")
+            try:
+                if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"llama_cpp.server did not answer on {base_url} within 120 s")
+            time.sleep(0.5)
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
