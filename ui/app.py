@@ -121,7 +121,7 @@ def build_app(settings: Settings | None = None, answer_stream: AnswerStream | No
         partial, final = "", None
         try:
             for item in stream(question, history=history or None, top_k=int(top_k), backend=backend,
-                               language=None if language == "auto" else language):
+                               language=None if language == "auto" else language, settings=settings):
                 if isinstance(item, Answer):
                     final = item
                 elif isinstance(item, str) and item:
@@ -137,7 +137,7 @@ def build_app(settings: Settings | None = None, answer_stream: AnswerStream | No
         except Exception:
             log.exception("answering %r failed", question[:200])
             chat[-1] = _msg("assistant", render.render_error(GENERIC_ERROR[lang], lang))
-        yield gr.skip(), chat, history
+        yield "", chat, history
 
     def upload(files, progress=gr.Progress()):
         if not files:
@@ -160,10 +160,10 @@ def build_app(settings: Settings | None = None, answer_stream: AnswerStream | No
         history = gr.State([])
         with gr.Row(elem_id="sanad-header"):
             gr.HTML(
-                '<div class="sanad-brand" dir="rtl"><span class="sanad-logo">سند</span>'
+                '<div class="sanad-head" dir="rtl"><div class="sanad-brand"><span class="sanad-logo">سند</span>'
                 '<span class="sanad-latin" dir="ltr">Sanad</span></div>'
                 '<div class="sanad-tagline"><div dir="rtl">اسأل الأخبار العربية، واحصل على إجابة موثّقة بمصادرها</div>'
-                '<div dir="ltr">Ask Arabic news — every answer cites the passage it comes from</div></div>',
+                '<div dir="ltr">Ask Arabic news — every answer cites the passage it comes from</div></div></div>',
                 elem_id="sanad-title",
             )
         with gr.Row(equal_height=False, elem_id="sanad-main"):
@@ -215,17 +215,19 @@ def build_app(settings: Settings | None = None, answer_stream: AnswerStream | No
                 with gr.Accordion("الإعدادات · Settings", open=True, elem_id="sanad-settings"):
                     backend = gr.Dropdown(backends, value=default_backend, label="المولّد · Backend",
                                           interactive=len(backends) > 1, elem_id="sanad-backend")
-                    top_k = gr.Slider(1, 12, value=settings.top_k, step=1, label="عدد المقاطع · Passages",
+                    top_k = gr.Slider(1, 12, value=settings.top_k, step=1, label="المقاطع · Passages",
                                       elem_id="sanad-topk")
                     language = gr.Radio(LANGUAGES, value="auto", label="لغة الإجابة · Answer language",
                                         elem_id="sanad-language")
                 with gr.Accordion("إضافة مقالات · Add articles", open=True, elem_id="sanad-upload"):
                     files = gr.File(
                         file_count="multiple",
-                        label=f".txt .html .jsonl .csv · ≤ {MAX_UPLOAD_BYTES // 2**20} MB",
+                        label="ملفات · Files",
                         elem_id="sanad-files",
                         height=120,
                     )
+                    gr.Markdown(f"`.txt` `.html` `.jsonl` `.csv` — ≤ {MAX_UPLOAD_BYTES // 2**20} MB",
+                                elem_classes=["sanad-hint"])
                     upload_status = gr.Markdown(elem_id="sanad-upload-status")
                 index_info = gr.Markdown(elem_id="sanad-index-info")
 
@@ -236,6 +238,7 @@ def build_app(settings: Settings | None = None, answer_stream: AnswerStream | No
         examples.click(lambda sample: sample[0] if isinstance(sample, list) else sample, examples, question,
                        api_name=False, queue=False).then(ask, ask_inputs, ask_outputs, api_name=False)
         clear.click(lambda: ([], [], ""), None, [chatbot, history, question], api_name=False, queue=False)
+        chatbot.clear(lambda: [], None, history, api_name=False, queue=False)  # the chat's own trash button
         files.upload(upload, files, [upload_status, files, index_info], api_name="add_articles",
                      concurrency_limit=1)
         app.load(lambda: _index_summary(settings), None, index_info, api_name=False)

@@ -1,0 +1,191 @@
+"""The chat UI over its HTTP API: the app is launched in-process on a loopback port and driven with
+`gradio_client`, as another program (or a browser) would. Extractive backend, real index and model.
+
+The module works on its own copy of the test index, so the articles it uploads never reach other tests.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+AR_QUESTION = "من هو ممثل روسيا الدائم لدى مقر الأمم المتحدة في جنيف؟"
+EN_QUESTION = "Which Russian diplomat said Moscow believes Washington no longer demands Assad's immediate resignation?"
+
+NEW_ARTICLE_TITLE = "بلدية طرطوس تفتتح مكتبة عامة جديدة"
+NEW_ARTICLE = f"""{NEW_ARTICLE_TITLE}
+
+افتتحت بلدية طرطوس يوم الأحد مكتبة عامة جديدة تضم أربعين ألف كتاب ومخطوطة في وسط المدينة القديمة.
+وقال رئيس البلدية سامر الخطيب إن المكتبة ستفتح أبوابها يوميا من الثامنة صباحا حتى العاشرة مساء، وإن الدخول إليها مجاني لجميع السكان.
+وأضاف أن المكتبة تضم قاعة للأطفال وأخرى للمطالعة الهادئة، وأن كلفة المشروع بلغت مليوني ليرة.
+"""
+NEW_QUESTION = "كم كتابا تضم المكتبة العامة الجديدة التي افتتحتها بلدية طرطوس؟"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ui_settings(retriever, settings, tmp_path_factory):
+    """A private copy of the session's seed index, made the configured one for this module."""
+    from rag.settings import get_settings
+
+    folder = tmp_path_factory.mktemp("ui-api-index")
+    shutil.copytree(settings.index_path, folder / settings.index_name)
+    old = os.environ.get("SANAD_INDEX_DIR")
+    os.environ["SANAD_INDEX_DIR"] = str(folder)
+    get_settings.cache_clear()
+    try:
+        yield get_settings()
+    finally:
+        if old is None:
+            os.environ.pop("SANAD_INDEX_DIR", None)
+        else:
+            os.environ["SANAD_INDEX_DIR"] = old
+        get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def served(ui_settings):
+    from rag.engine import get_retriever
+    from ui.app import build_app
+
+    get_retriever(ui_settings)  # load before the first request
+    app = build_app()
+    port = free_port()
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    from gradio_client import Client
+
+    return Client(served, verbose=False)
+
+
+class _Tags(HTMLParser):
+    """Every start tag with its attributes, and the text of the answer body."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+
+
+def _content(message) -> str:
+    content = message["content"] if isinstance(message, dict) else message
+    if isinstance(content, list):  # a list of parts in some Gradio versions
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return content if isinstance(content, str) else str(content)
+
+
+def ask(client, question: str, language: str = "auto", chat=None):
+    out = client.predict(question=question, chat=chat or [], backend="extractive", top_k=5, language=language,
+                         api_name="/ask")
+    cleared, chat = out[0], out[1]
+    assert cleared == ""
+    assert chat[-1]["role"] == "assistant"
+    return chat, _content(chat[-1])
+
+
+def check_citations(html_text: str) -> dict[int, dict[str, str]]:
+    """Every [n] link points at a source card present in the same message; returns the cited cards."""
+    parser = _Tags()
+    parser.feed(html_text)
+    cites = [a for t, a in parser.tags if t == "a" and "sanad-cite" in a.get("class", "")]
+    cards = {a["id"]: a for t, a in parser.tags if t == "div" and "sanad-src" in a.get("class", "").split()}
+    assert cites, f"no citation links in: {html_text[:500]}"
+    assert "sanad-cite-missing" not in html_text, "a [n] without a source"
+    cited = {}
+    for a in cites:
+        target = a["href"].removeprefix("#")
+        assert target in cards, f"citation {a['href']} has no source card"
+        assert "sanad-cited" in cards[target]["class"]
+        cited[int(target.rsplit("-", 1)[1])] = cards[target]
+    return cited
+
+
+def test_arabic_question_gets_a_cited_answer(client):
+    t = time.perf_counter()
+    chat, html_text = ask(client, AR_QUESTION)
+    assert time.perf_counter() - t < 60
+    assert 'class="sanad-msg sanad-answer"' in html_text and 'dir="rtl"' in html_text
+    cited = check_citations(html_text)
+    assert 1 <= len(cited) <= 5
+    assert "<mark>" in html_text  # the supporting sentence is highlighted in its passage
+    assert "بورودافكين" in html_text
+    user = _content(chat[-2])
+    assert chat[-2]["role"] == "user" and "جنيف" in user and 'dir="auto"' in user
+
+
+def test_english_question_gets_a_cited_answer(client):
+    chat, html_text = ask(client, EN_QUESTION)
+    assert 'dir="ltr"' in html_text.split(">", 1)[0]
+    check_citations(html_text)
+
+
+def test_follow_up_keeps_the_conversation(client):
+    chat, first = ask(client, AR_QUESTION)
+    chat2, second = ask(client, "وماذا قال عن الولايات المتحدة؟", chat=chat)
+    assert len(chat2) == len(chat) + 2
+    assert "sanad-error" not in second
+
+
+def test_empty_question_is_a_short_message_not_a_traceback(client):
+    chat, html_text = ask(client, "   ")
+    assert "sanad-error" in html_text
+    assert "Traceback" not in html_text and len(re.sub(r"<[^>]+>", "", html_text)) < 300
+
+
+def _articles(settings) -> int:
+    from rag.engine import get_retriever
+
+    return len(get_retriever(settings).index.articles)
+
+
+def test_upload_refuses_wrong_type_and_bad_encoding(client, ui_settings, tmp_path):
+    from gradio_client import handle_file
+
+    before = _articles(ui_settings)
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(b"%PDF-1.4 not an article")
+    latin = tmp_path / "old.txt"
+    latin.write_bytes("مقالة".encode("cp1256") * 50)
+    status, _, _ = client.predict(files=[handle_file(str(pdf)), handle_file(str(latin))], api_name="/add_articles")
+    assert "report.pdf" in status and "unsupported type" in status
+    assert "old.txt" in status and "UTF-8" in status
+    assert _articles(ui_settings) == before  # nothing lost, nothing added
+    chat, html_text = ask(client, AR_QUESTION)  # the index still answers
+    check_citations(html_text)
+
+
+def test_uploaded_article_is_answerable_at_once(client, ui_settings, tmp_path):
+    from gradio_client import handle_file
+
+    before = _articles(ui_settings)
+    path = tmp_path / "tartus-library.txt"
+    path.write_text(NEW_ARTICLE, encoding="utf-8")
+    status, _, info = client.predict(files=[handle_file(str(path))], api_name="/add_articles")
+    assert "✅" in status, status
+    assert _articles(ui_settings) == before + 1
+    assert str(before + 1) in info
+    chat, html_text = ask(client, NEW_QUESTION)
+    cited = check_citations(html_text)
+    assert NEW_ARTICLE_TITLE in html_text
+    assert "أربعين ألف كتاب" in html_text
+    assert cited
