@@ -420,8 +420,8 @@ def _translate(model, exc: BaseException) -> LLMError:
             return LLMError(f"cannot reach {where.removeprefix('the LLM server at ')}: {_root_reason(exc)}"
                             if where.startswith("the LLM server at ") else f"cannot reach {where}: {_root_reason(exc)}")
         if isinstance(exc, openai.APIStatusError):
-            detail = _one_line(getattr(exc, "message", "") or exc, 160)
-            return LLMError(f"{where} answered HTTP {exc.status_code}: {detail}")
+            detail = re.sub(r"^Error code: \d+\s*-?\s*", "", _one_line(getattr(exc, "message", "") or exc, 160))
+            return LLMError(f"{where} answered HTTP {exc.status_code}" + (f": {detail}" if detail else ""))
         if isinstance(exc, openai.APIError):
             return LLMError(f"{where} sent a response that is not a valid chat completion: {_one_line(exc, 160)}")
     if httpx is not None and isinstance(exc, httpx.TimeoutException):
@@ -434,7 +434,14 @@ def _translate(model, exc: BaseException) -> LLMError:
         return LLMError(f"cannot reach {where}: {_root_reason(exc)}")
     if isinstance(exc, ValueError) and "context window" in str(exc):
         return LLMError(f"the prompt is too long for {where}: {_one_line(exc, 160)}")
-    # JSON decode errors, pydantic validation of a malformed body, llama.cpp runtime failures...
+    if getattr(model, "openai_api_base", None):
+        if isinstance(exc, ValueError) and "No generation" in str(exc):
+            return LLMError(f"{where} sent no chat completion (an empty or unrecognised response)")
+        if isinstance(exc, (ValueError, KeyError, TypeError, IndexError, AttributeError)):
+            # JSON/Unicode decode errors and pydantic validation errors are ValueErrors
+            return LLMError(f"{where} sent a response that is not a valid chat completion "
+                            f"({type(exc).__name__}: {_one_line(exc, 160)})")
+    # llama.cpp runtime failures and anything else unexpected
     return LLMError(f"{where} failed: {type(exc).__name__}: {_one_line(exc, 200)}")
 
 
