@@ -132,28 +132,55 @@ def load_arcd(folder: Path, questions_en: Path | None = None, name: str = "arcd-
 
 def dataset_index(ds: Dataset, settings, *, progress=None):
     """Build (once) and load the dataset's own index at `<index_dir>/<name>`; reused when present and
-    holding the same articles. Returns (Retriever, notes) where notes lists questions whose context did
-    not make it into the index (e.g. dropped as a near-duplicate of another context)."""
-    from ..corpus import LoadResult
+    holding the same articles. Returns (Retriever, notes).
+
+    The index de-duplicates near-identical articles (ARCD repeats a few paragraphs with small edits): a
+    question whose context was dropped as a near-duplicate gets the kept twin added to its relevant
+    articles (recorded in `eval-dropped.json`). `notes` lists questions still without an indexed context."""
     from ..models import get_embedder
     from ..retrieval import Retriever
     from ..store import build_index, load_index
 
     embedder = get_embedder(settings)
     path = settings.index_dir / ds.name
+    wanted = {a.id for a in ds.articles}
     index = None
     if (path / "manifest.json").exists():
         index = load_index(path, embedder.model_id)
-        have = {a.id for a in index.articles}
-        if not have <= {a.id for a in ds.articles}:
+        if not {a.id for a in index.articles} <= wanted:
             index = None  # a different dataset under the same name: rebuild
-    if index is None or not {a.id for a in ds.articles} <= {a.id for a in index.articles} | _dropped(path):
+    twins = _dropped(path) if index is not None else {}
+    if index is None or not wanted <= {a.id for a in index.articles} | set(twins):
         build_index(path, _load_result(ds), embedder, rebuild=index is None, progress=progress)
         index = load_index(path, embedder.model_id)
-        _remember_dropped(path, {a.id for a in ds.articles} - {a.id for a in index.articles})
+        twins = _find_twins(ds, {a.id for a in index.articles})
+        (path / "eval-dropped.json").write_text(json.dumps(twins, indent=1))
     indexed = {a.id for a in index.articles}
+    for q in ds.questions:
+        rel = q.relevant_articles or set()
+        q.relevant_articles = rel | {twins[a] for a in rel if twins.get(a)}
     notes = [q.id for q in ds.questions if not (q.relevant_articles or set()) & indexed]
     return Retriever(index, embedder, dense_weight=settings.dense_weight), notes
+
+
+def _shingles(text: str) -> set[str]:
+    from .gold import words
+
+    w = words(text)
+    return {" ".join(w[i:i + 5]) for i in range(max(1, len(w) - 4))}
+
+
+def _find_twins(ds: Dataset, indexed: set[str]) -> dict[str, str | None]:
+    """For each article not in the index, the indexed article most like it (5-word shingle Jaccard ≥ 0.5)."""
+    kept = [(a.id, _shingles(a.text)) for a in ds.articles if a.id in indexed]
+    out: dict[str, str | None] = {}
+    for a in ds.articles:
+        if a.id in indexed:
+            continue
+        sh = _shingles(a.text)
+        score, best = max(((len(sh & o) / max(1, len(sh | o)), i) for i, o in kept), default=(0.0, None))
+        out[a.id] = best if score >= 0.5 else None
+    return out
 
 
 def _load_result(ds: Dataset):
@@ -162,10 +189,9 @@ def _load_result(ds: Dataset):
     return LoadResult(articles=list(ds.articles))
 
 
-def _dropped(path: Path) -> set[str]:
+def _dropped(path: Path) -> dict[str, str | None]:
     f = path / "eval-dropped.json"
-    return set(json.loads(f.read_text())) if f.exists() else set()
-
-
-def _remember_dropped(path: Path, ids: set[str]) -> None:
-    (path / "eval-dropped.json").write_text(json.dumps(sorted(ids)))
+    if not f.exists():
+        return {}
+    data = json.loads(f.read_text())
+    return data if isinstance(data, dict) else {}
