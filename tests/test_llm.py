@@ -216,9 +216,16 @@ class _BadHandler(http.server.BaseHTTPRequestHandler):
             self._reply(200, b"{}", "application/json")
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # the client hung up on "slow": expected
+        pass
+
+
 @pytest.fixture
 def bad_server(request):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BadHandler)
+    server = _QuietServer(("127.0.0.1", 0), _BadHandler)
     server.daemon_threads = True
     server.behaviour = request.param  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
