@@ -130,7 +130,7 @@ def test_arabic_question_gets_a_cited_answer(client):
     assert "<mark>" in html_text  # the supporting sentence is highlighted in its passage
     assert "بورودافكين" in html_text
     user = _content(chat[-2])
-    assert chat[-2]["role"] == "user" and "جنيف" in user and 'dir="auto"' in user
+    assert chat[-2]["role"] == "user" and "جنيف" in user and 'dir="rtl"' in user
 
 
 def test_english_question_gets_a_cited_answer(client):

@@ -32,7 +32,7 @@ XSS_ARTICLE = f"""{XSS_TITLE}
 """
 XSS_QUESTION = "إلى من ذهبت جائزة مهرجان الخط العربي الكبرى في حمص؟"
 
-FINAL = ".sanad-answer[data-msg], .sanad-refusal, .sanad-error"
+FINAL = ".sanad-final, .sanad-refusal, .sanad-error"
 
 
 def free_port() -> int:

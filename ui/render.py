@@ -52,6 +52,17 @@ def guess_language(text: str) -> str:
     return "ar" if ar >= la and ar > 0 else ("en" if la else "ar")
 
 
+_STRONG = re.compile(r"[\u0590-\u08FF\uFB1D-\uFDFF\uFE70-\uFEFF]|[A-Za-z\u00C0-\u024F\u0370-\u03FF\u0400-\u04FF]")
+
+
+def first_strong_direction(text: str, default: str = "rtl") -> str:
+    """What dir="auto" would pick (first strong character), computed here so the wrapper carries it."""
+    m = _STRONG.search(text or "")
+    if not m:
+        return default
+    return "rtl" if "\u0590" <= m.group(0) <= "\u08FF" or m.group(0) >= "\uFB1D" else "ltr"
+
+
 def direction(lang: str) -> str:
     return "rtl" if lang == "ar" else "ltr"
 
@@ -137,7 +148,7 @@ def _source_card(src: _Source, msg_id: str, lang: str, cited: bool) -> str:
     meta = _esc(p.source) if p.source else ""
     cls = "sanad-src sanad-cited" if cited else "sanad-src"
     return (
-        f'<div class="{cls}" id="src-{msg_id}-{src.n}" data-n="{src.n}">'
+        f'<div class="{cls}" id="src-{msg_id}-{src.n}">'
         f'<div class="sanad-src-head"><span class="sanad-src-n">{src.n}</span>'
         f'<span class="sanad-src-title" dir="auto">{_esc(p.title) or "—"}</span>'
         + (f'<span class="sanad-src-file" dir="ltr">{meta}</span>' if meta else "")
@@ -153,7 +164,7 @@ def _link_citations(escaped_text: str, msg_id: str, sources: dict[int, _Source])
         if src is None:
             return f'<span class="sanad-cite-missing">{n}</span>'
         tip = _esc(src.hit.passage.title)
-        return (f'<a class="sanad-cite" href="#src-{msg_id}-{n}" data-target="src-{msg_id}-{n}" '
+        return (f'<a class="sanad-cite" href="#src-{msg_id}-{n}" '
                 f'title="{tip}">{n}</a>')
 
     def repl(m: re.Match) -> str:
@@ -192,7 +203,8 @@ def _meta(answer: Answer, lang: str) -> str:
 
 def render_user(text: str) -> str:
     lang = guess_language(text)
-    return (f'<div class="sanad-msg sanad-user" dir="auto" lang="{lang}">'
+    d = first_strong_direction(text, direction(lang))
+    return (f'<div class="sanad-msg sanad-user" dir="{d}" lang="{lang}">'
             f"{_paragraphs(_esc(text))}</div>")
 
 
@@ -226,7 +238,7 @@ def render_answer(answer: Answer, msg_id: str) -> str:
         )
     body = _link_citations(_esc(answer.text), msg_id, cited)
     parts = [
-        f'<div class="sanad-msg sanad-answer" dir="{d}" lang="{lang}" data-msg="{msg_id}">',
+        f'<div class="sanad-msg sanad-answer sanad-final" dir="{d}" lang="{lang}" id="ans-{msg_id}">',
         f'<div class="sanad-body">{_paragraphs(body)}</div>',
     ]
     if cited or uncited:

@@ -4,7 +4,7 @@
   if (window.__sanadCites) return;
   window.__sanadCites = true;
   function target(a) {
-    var id = a.getAttribute("data-target") || (a.getAttribute("href") || "").replace(/^#/, "");
+    var id = (a.getAttribute("href") || "").replace(/^#/, "");
     return id ? document.getElementById(id) : null;
   }
   document.addEventListener("click", function (e) {
