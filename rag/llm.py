@@ -146,6 +146,12 @@ def install_llm(settings: Settings, log: Callable[[str], Any] = print) -> Path:
     if _is_installed(target):
         log(f"model already installed: {target}")
         return target
+    if target.is_file() and target.stat().st_size == EXPECTED_SIZE:  # e.g. the sidecar was lost: re-hash
+        with open(target, "rb") as fh:
+            if hashlib.file_digest(fh, "sha256").hexdigest() == EXPECTED_SHA256:
+                _write_atomic_text(_sidecar(target), f"{EXPECTED_SHA256}  {GGUF_NAME}\n")
+                log(f"model already installed (verified): {target}")
+                return target
     target.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(target.parent).free
     if free < EXPECTED_SIZE + (64 << 20):
