@@ -28,7 +28,7 @@ from .errors import IndexProblem
 from .models import Embedder
 from .types import Article, Passage
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: passages embedded without their title
 HNSW_M = 32
 
 
@@ -53,8 +53,10 @@ class Index:
 
 
 def embed_text(p: Passage) -> str:
-    """What the embedder sees for a passage: its article's title gives short passages their topic."""
-    return f"{p.title}\n{p.text}" if p.title and not p.text.startswith(p.title) else p.text
+    """What the embedder sees for a passage: its text alone. Prefixing the article title was measured worse on
+    the seed gold set (English questions Recall@1 0.48 vs 0.65, Arabic 0.81 vs 0.88): news titles are about the
+    whole story, and every passage of an article then looks alike."""
+    return p.text
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -82,6 +84,9 @@ def load_index(path: Path, embedder_id: str | None = None) -> Index:
         bm25 = bm25s.BM25.load(str(path / files["bm25"]))
     except Exception as exc:  # any unreadable piece means the index is corrupt
         raise IndexProblem(f"index at {path} is corrupt ({type(exc).__name__}: {exc}); {rebuild_hint(path)}") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexProblem(f"index at {path} has format {manifest.get('format_version')}, this Sanad reads "
+                           f"{FORMAT_VERSION}; {rebuild_hint(path)} --rebuild")
     if fidx.ntotal != len(passages) or manifest.get("passages") != len(passages):
         raise IndexProblem(f"index at {path} is inconsistent ({fidx.ntotal} vectors, {len(passages)} passages); "
                            f"{rebuild_hint(path)}")

@@ -277,7 +277,8 @@ def threshold_cmd(
     with _bar("top dense scores", len(qs)) as tick:
         rows = top_dense_scores(qs, retriever, tick=tick)
     con = _console()
-    report = {"current_min_score": settings.min_score, "groups": {}}
+    cross = getattr(settings, "min_score_cross", settings.min_score)
+    report = {"min_score": settings.min_score, "min_score_cross": cross, "groups": {}}
     con.print("| questions | answerable: n / min / p10 / median / max | unanswerable: n / min / median / p90 / max "
               "| suggested cut | balanced acc. |")
     con.print("|---|---|---|---|---|")
@@ -287,23 +288,28 @@ def threshold_cmd(
         neg = describe([r["top_dense"] for r in sub if not r["answerable"]])
         best = suggest_threshold(sub)
         report["groups"][g] = {"answerable": pos, "unanswerable": neg, "suggested": best,
-                               "at_current": at_threshold(sub, settings.min_score)}
+                               "at_current": at_threshold(sub, settings.min_score, cross)}
         con.print(f"| {g} | {pos.get('n')} / {pos.get('min')} / {pos.get('p10')} / {pos.get('median')} / "
                   f"{pos.get('max')} | {neg.get('n')} / {neg.get('min')} / {neg.get('median')} / {neg.get('p90')} / "
                   f"{neg.get('max')} | {best['threshold']} | {best['balanced_accuracy']} |")
-    cur = report["groups"]["all"]["at_current"]
-    con.print(f"at the current min_score {settings.min_score}: {cur['answerable_refused']}/{cur['answerable']} "
-              f"answerable would be refused, {cur['unanswerable_refused']}/{cur['unanswerable']} unanswerable refused")
+    for g, v in report["groups"].items():
+        cur = v["at_current"]
+        con.print(f"{g}: at min_score {settings.min_score} (same language) / min_score_cross {cross} (across): "
+                  f"{cur['answerable_refused']}/{cur['answerable']} answerable refused, "
+                  f"{cur['unanswerable_refused']}/{cur['unanswerable']} unanswerable refused")
+    con.print("the top passage is in another language than the question for: "
+              + ", ".join(f"{g} {sum(r['cross'] for r in rows if r['lang'] == g)}/{sum(r['lang'] == g for r in rows)}"
+                          for g in sorted({r['lang'] for r in rows})))
     out = out or default_run_dir("threshold", gold.stem)
     out.mkdir(parents=True, exist_ok=True)
     report["rows"] = rows
     (out / "threshold.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
-    _plot_threshold(rows, settings.min_score, report["groups"]["all"]["suggested"]["threshold"],
-                    out / "top_dense.png")
+    _plot_threshold(rows, {"ar": settings.min_score, "en": cross},
+                    {g: v["suggested"]["threshold"] for g, v in report["groups"].items()}, out / "top_dense.png")
     con.print(f"written: {out}/threshold.json, {out}/top_dense.png")
 
 
-def _plot_threshold(rows, current: float, suggested: float, path: Path) -> None:
+def _plot_threshold(rows, current: dict, suggested: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -315,8 +321,9 @@ def _plot_threshold(rows, current: float, suggested: float, path: Path) -> None:
         for ans, colour in ((True, "tab:blue"), (False, "tab:red")):
             vals = [r["top_dense"] for r in rows if r["lang"] == lang and r["answerable"] == ans]
             ax.hist(vals, bins=20, alpha=0.6, color=colour, label="answerable" if ans else "unanswerable")
-        ax.axvline(current, color="grey", linestyle="--", label=f"min_score {current}")
-        ax.axvline(suggested, color="black", label=f"suggested {suggested}")
+        cur = current.get(lang, current["ar"])
+        ax.axvline(cur, color="grey", linestyle="--", label=f"current {cur}")
+        ax.axvline(suggested[lang], color="black", label=f"suggested {suggested[lang]}")
         ax.set_title(f"{lang}: top dense score")
         ax.legend(fontsize=8)
     fig.tight_layout()

@@ -45,7 +45,8 @@ def top_dense_scores(questions: list[GoldQuestion], retriever, tick=None) -> lis
     for q in questions:
         hits = retriever.search(q.question, 1, "fused", lang=q.lang)
         rows.append({"id": q.id, "lang": q.lang, "answerable": q.answerable,
-                     "top_dense": float(hits[0].dense) if hits else float("nan")})
+                     "top_dense": float(hits[0].dense) if hits else float("nan"),
+                     "cross": bool(hits) and hits[0].passage.lang != q.lang})
         if tick:
             tick()
     return rows
@@ -81,8 +82,15 @@ def describe(values: list[float]) -> dict:
             "max": round(float(a.max()), 4)}
 
 
-def at_threshold(rows: list[dict], t: float) -> dict:
+def at_threshold(rows: list[dict], same: float, cross: float | None = None) -> dict:
+    """What the current thresholds do: `same` applies when the top passage is in the question's language,
+    `cross` (settings.min_score_cross) when it is not."""
+    cross = same if cross is None else cross
+
+    def refused(r: dict) -> bool:
+        return r["top_dense"] < (cross if r.get("cross") else same)
+
     pos = [r for r in rows if r["answerable"]]
     neg = [r for r in rows if not r["answerable"]]
-    return {"threshold": t, "answerable_refused": sum(r["top_dense"] < t for r in pos), "answerable": len(pos),
-            "unanswerable_refused": sum(r["top_dense"] < t for r in neg), "unanswerable": len(neg)}
+    return {"min_score": same, "min_score_cross": cross, "answerable_refused": sum(map(refused, pos)),
+            "answerable": len(pos), "unanswerable_refused": sum(map(refused, neg)), "unanswerable": len(neg)}
