@@ -189,3 +189,72 @@ def test_uploaded_article_is_answerable_at_once(client, ui_settings, tmp_path):
     assert NEW_ARTICLE_TITLE in html_text
     assert "أربعين ألف كتاب" in html_text
     assert cited
+
+
+# ---------------------------------------------------------------- errors and concurrency, with a stand-in chain
+# These drive the UI with a scripted answer stream (the real chain is exercised above): one answer that
+# blocks until released, one that raises a user-facing error, one that crashes.
+
+@pytest.fixture(scope="module")
+def scripted(ui_settings):
+    import threading
+
+    from rag.errors import LLMError
+    from rag.types import Answer, Citation, Hit, Passage
+    from ui.app import build_app
+
+    gate = threading.Event()
+    passage = Passage(id="p1", article_id="a1", title="Scripted source", text="The sky is blue today.", ordinal=0,
+                      start=0, end=22)
+
+    def stream(question, *, history=None, top_k=None, backend=None, language=None, settings=None):
+        if question == "slow":
+            yield "Waiting"
+            gate.wait(60)
+        elif question == "llm down":
+            raise LLMError("the language model at http://127.0.0.1:9/v1 is unreachable")
+        elif question == "crash":
+            raise RuntimeError("internal detail xyz")
+        yield Answer(text="The sky is blue [1].", language="en", passages=[Hit(passage, 1.0)], backend="scripted",
+                     citations=[Citation(1, "p1", passage.title, passage.text, 0, len(passage.text))])
+
+    app = build_app(answer_stream=stream)
+    port = free_port()
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", gate
+    finally:
+        gate.set()
+        app.close()
+
+
+def _ask_scripted(url: str, question: str):
+    from gradio_client import Client
+
+    return Client(url, verbose=False).submit(question=question, chat=[], backend="extractive", top_k=5,
+                                             language="auto", api_name="/ask")
+
+
+def test_one_slow_answer_does_not_block_another_user(scripted):
+    url, gate = scripted
+    slow = _ask_scripted(url, "slow")
+    deadline = time.time() + 30
+    while time.time() < deadline and not slow.status().code.name == "ITERATING":
+        time.sleep(0.1)
+    t = time.perf_counter()
+    fast = _ask_scripted(url, "quick question").result(timeout=30)
+    assert time.perf_counter() - t < 10
+    assert "sanad-final" in _content(fast[1][-1])
+    assert not slow.done()  # still streaming while the other user got their answer
+    gate.set()
+    final = slow.result(timeout=30)
+    check_citations(_content(final[1][-1]))
+
+
+def test_errors_are_one_line_messages(scripted):
+    url, _ = scripted
+    down = _content(_ask_scripted(url, "llm down").result(timeout=30)[1][-1])
+    assert "sanad-error" in down and "unreachable" in down
+    crash = _content(_ask_scripted(url, "crash").result(timeout=30)[1][-1])
+    assert "sanad-error" in crash and "Something went wrong" in crash
+    assert "internal detail" not in crash and "Traceback" not in crash

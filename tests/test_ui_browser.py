@@ -168,3 +168,13 @@ def test_uploaded_script_is_shown_as_text_and_never_runs(page, tmp_path):
     assert page.evaluate("typeof window.__pwned") == "undefined"
     page.screenshot(path=str(ARTIFACTS / "ui-escaped.png"), full_page=True)
     assert not page.errors
+
+
+def test_example_question_is_asked_in_one_click(page):
+    from ui.examples import EXAMPLES
+
+    before = page.locator(FINAL).count()
+    page.locator("#sanad-examples").get_by_text(EXAMPLES[1], exact=True).click()
+    page.wait_for_function(f"document.querySelectorAll({FINAL!r}).length > {before}", timeout=90_000)
+    assert EXAMPLES[1] in page.locator(".sanad-user").last.inner_text()
+    assert _direction(page.locator(FINAL).last) == "rtl"

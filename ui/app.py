@@ -179,7 +179,7 @@ def build_app(settings: Settings | None = None, answer_stream: AnswerStream | No
                     render_markdown=True,
                     line_breaks=False,
                     latex_delimiters=[],
-                    buttons=["copy"],
+                    buttons=[],
                     feedback_options=None,
                     group_consecutive_messages=False,
                     placeholder=(
@@ -262,7 +262,8 @@ def _terminal_progress() -> Callable[[int, int], None]:
 
 def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
     """Load (or first build) the default index, then serve the chat UI until interrupted."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sanad").setLevel(logging.INFO)
     from rag.engine import ensure_default_index, get_retriever
 
     settings = get_settings()

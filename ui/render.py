@@ -169,7 +169,9 @@ def _link_citations(escaped_text: str, msg_id: str, sources: dict[int, _Source])
 
     def repl(m: re.Match) -> str:
         nums = [int(x) for x in re.split(r"\s*[,،]\s*", m.group(1))]
-        return '<span class="sanad-cites">[' + ", ".join(one(n) for n in nums) + "]</span>"
+        sep = '<span class="sanad-br">, </span>'
+        return ('<span class="sanad-cites"><span class="sanad-br">[</span>' + sep.join(one(n) for n in nums)
+                + '<span class="sanad-br">]</span></span>')
 
     return CITE.sub(repl, escaped_text)
 
@@ -217,7 +219,7 @@ def render_pending(question: str, partial: str = "", lang: str | None = None) ->
                 f'<span class="sanad-dots"></span> {LABELS[lang]["thinking"]}</div>')
     body = CITE.sub(lambda m: f'<span class="sanad-cites">{m.group(0)}</span>', _esc(partial))
     return (f'<div class="sanad-msg sanad-answer sanad-streaming" dir="{d}" lang="{lang}">'
-            f'<div class="sanad-body">{_paragraphs(body)}<span class="sanad-caret"></span></div></div>')
+            f'<div class="sanad-body">{_paragraphs(body)}</div></div>')
 
 
 def render_answer(answer: Answer, msg_id: str) -> str:
