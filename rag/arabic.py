@@ -38,14 +38,23 @@ def normalize(text: str) -> str:
     return text.translate(_TRANSLATE).lower()
 
 
-def tokens(text: str) -> list[str]:
-    """Normalised word tokens, stopwords removed."""
+_STOP = {normalize(t) for t in _STOP_AR | _STOP_EN}
+
+
+def _content_words(text: str) -> list[str]:
+    """Word tokens as written (diacritics and tatweel removed), stopwords and single letters dropped."""
     out = []
-    for tok in _TOKEN.findall(normalize(text)):
-        if tok in _STOP_AR or tok in _STOP_EN or (len(tok) < 2 and not tok.isdigit()):
+    for tok in _TOKEN.findall(_DIACRITICS.sub("", unicodedata.normalize("NFKC", text))):
+        norm = normalize(tok)
+        if norm in _STOP or (len(norm) < 2 and not norm.isdigit()):
             continue
         out.append(tok)
     return out
+
+
+def tokens(text: str) -> list[str]:
+    """Normalised word tokens, stopwords removed."""
+    return [normalize(t) for t in _content_words(text)]
 
 
 @lru_cache(maxsize=1)
@@ -55,16 +64,17 @@ def _stemmers() -> tuple:
 
 @lru_cache(maxsize=200_000)
 def stem(token: str) -> str:
+    """Light stem of a word as written, normalised. Snowball needs the original letters (it strips ة, not ه),
+    so it runs before normalisation."""
     ar, en = _stemmers()
     if _ARABIC_LETTER.search(token):
-        # Snowball may re-introduce letters we normalised away; normalise its output too.
         return normalize(ar.stemWord(token))
-    return en.stemWord(token)
+    return en.stemWord(token.lower())
 
 
 def analyze(text: str) -> list[str]:
     """What BM25 indexes and queries with: normalised, stopword-free, light-stemmed tokens."""
-    return [stem(t) for t in tokens(text)]
+    return [stem(t) for t in _content_words(text)]
 
 
 def detect_language(text: str) -> str:
