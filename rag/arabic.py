@@ -62,13 +62,24 @@ def _stemmers() -> tuple:
     return Stemmer.Stemmer("arabic"), Stemmer.Stemmer("english")
 
 
+_ARTICLE_PREFIXES = ("وال", "فال", "بال", "كال", "ولل", "لل", "ال")
+
+
+def _strip_article(token: str) -> str:
+    # Snowball strips ال but not the conjunction/preposition glued before it (وال، بال، فال، لل).
+    for prefix in _ARTICLE_PREFIXES:
+        if token.startswith(prefix) and len(token) - len(prefix) >= 3:
+            return token[len(prefix):]
+    return token
+
+
 @lru_cache(maxsize=200_000)
 def stem(token: str) -> str:
     """Light stem of a word as written, normalised. Snowball needs the original letters (it strips ة, not ه),
     so it runs before normalisation."""
     ar, en = _stemmers()
     if _ARABIC_LETTER.search(token):
-        return normalize(ar.stemWord(token))
+        return normalize(ar.stemWord(_strip_article(token)))
     return en.stemWord(token.lower())
 
 
