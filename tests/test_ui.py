@@ -124,7 +124,7 @@ def test_arabic_question_gets_a_cited_answer(client):
     t = time.perf_counter()
     chat, html_text = ask(client, AR_QUESTION)
     assert time.perf_counter() - t < 60
-    assert 'class="sanad-msg sanad-answer"' in html_text and 'dir="rtl"' in html_text
+    assert 'class="sanad-msg sanad-answer sanad-final"' in html_text and 'dir="rtl"' in html_text
     cited = check_citations(html_text)
     assert 1 <= len(cited) <= 5
     assert "<mark>" in html_text  # the supporting sentence is highlighted in its passage
@@ -258,3 +258,50 @@ def test_errors_are_one_line_messages(scripted):
     crash = _content(_ask_scripted(url, "crash").result(timeout=30)[1][-1])
     assert "sanad-error" in crash and "Something went wrong" in crash
     assert "internal detail" not in crash and "Traceback" not in crash
+
+
+# ---------------------------------------------------------------- the HTML itself (no server)
+
+def _answer(refused: bool = False):
+    from rag.types import Answer, Citation, Hit, Passage
+
+    text = 'جملة أولى.\nوقال الوزير إن <script>alert(1)</script> الاتفاق "قريب".\nجملة <b>ثالثة</b>.'
+    quote = 'وقال الوزير إن <script>alert(1)</script> الاتفاق "قريب".'
+    p1 = Passage(id="p1", article_id="a1", title='عنوان <img src=x onerror="alert(2)">\nثان', text=text, ordinal=0,
+                 start=0, end=len(text), source="x<y>.txt")
+    p2 = Passage(id="p2", article_id="a2", title="Other", text="Not cited & fine.", ordinal=0, start=0, end=17)
+    cits = [] if refused else [Citation(1, "p1", p1.title, quote, text.index(quote), text.index(quote) + len(quote))]
+    return Answer(text="لا تحتوي المقالات على إجابة." if refused else "الاتفاق قريب [1]. ولا شيء [3].",
+                  language="ar", citations=cits, passages=[Hit(p1, 1.0), Hit(p2, 0.5)], refused=refused)
+
+
+def test_rendered_answer_escapes_every_article_text_and_links_citations():
+    from ui.render import render_answer
+
+    out = render_answer(_answer(), "m1")
+    assert "\n" not in out
+    assert "<script>" not in out and "<img" not in out and "<b>" not in out
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out and "&lt;img src=x" in out and "&lt;b&gt;" in out
+    assert "x&lt;y&gt;.txt" in out
+    assert '<a class="sanad-cite" href="#src-m1-1"' in out and 'id="src-m1-1"' in out
+    assert '<mark>وقال الوزير إن &lt;script&gt;alert(1)&lt;/script&gt; الاتفاق &quot;قريب&quot;.</mark>' in out
+    assert "sanad-cite-missing" in out  # [3] names no shown passage: flagged, not linked
+    assert out.index("<details") < out.index('id="src-m1-2"')  # the uncited passage is collapsed
+    assert 'dir="rtl"' in out.split(">", 1)[0]
+
+
+def test_refusal_is_labelled_and_has_no_citations():
+    from ui.render import render_answer
+
+    out = render_answer(_answer(refused=True), "m2")
+    assert "sanad-refusal" in out and "لا تحتوي المقالات على إجابة" in out
+    assert "sanad-cite" not in out and "sanad-final" not in out
+
+
+def test_message_direction_follows_the_text():
+    from ui.render import first_strong_direction, render_error, render_user
+
+    assert first_strong_direction("ما رأي NATO؟") == "rtl"
+    assert first_strong_direction("What did «بوتين» say?") == "ltr"
+    assert 'dir="ltr"' in render_user("Who is <Lavrov>?") and "&lt;Lavrov&gt;" in render_user("Who is <Lavrov>?")
+    assert "&lt;b&gt;" in render_error("<b>x</b>", "en")

@@ -203,14 +203,14 @@ def _meta(answer: Answer, lang: str) -> str:
     return f'<div class="sanad-meta" dir="ltr">{" · ".join(parts)}</div>'
 
 
-def render_user(text: str) -> str:
+def _render_user(text: str) -> str:
     lang = guess_language(text)
     d = first_strong_direction(text, direction(lang))
     return (f'<div class="sanad-msg sanad-user" dir="{d}" lang="{lang}">'
             f"{_paragraphs(_esc(text))}</div>")
 
 
-def render_pending(question: str, partial: str = "", lang: str | None = None) -> str:
+def _render_pending(question: str, partial: str = "", lang: str | None = None) -> str:
     """The assistant message while the answer streams in (citations shown, not yet linked)."""
     lang = lang or guess_language(question)
     d = direction(lang)
@@ -222,7 +222,7 @@ def render_pending(question: str, partial: str = "", lang: str | None = None) ->
             f'<div class="sanad-body">{_paragraphs(body)}</div></div>')
 
 
-def render_answer(answer: Answer, msg_id: str) -> str:
+def _render_answer(answer: Answer, msg_id: str) -> str:
     """The final answer: text with linked [n], its cited sources, the other passages collapsed."""
     lang = answer.language if answer.language in LABELS else guess_language(answer.text)
     d = direction(lang)
@@ -258,8 +258,24 @@ def render_answer(answer: Answer, msg_id: str) -> str:
     return "".join(parts)
 
 
-def render_error(message: str, lang: str) -> str:
+def _render_error(message: str, lang: str) -> str:
     lang = lang if lang in LABELS else "ar"
     return (f'<div class="sanad-msg sanad-error" dir="{direction(lang)}" lang="{lang}">'
             f'<div class="sanad-badge sanad-badge-error">{LABELS[lang]["error"]}</div>'
             f'<div class="sanad-body" dir="auto">{_esc(message)}</div></div>')
+
+
+def _one_line(fn):
+    def wrapped(*args, **kwargs) -> str:
+        # A newline left in a title or quote could end Markdown's raw-HTML block early; none may remain.
+        return fn(*args, **kwargs).replace("\r", " ").replace("\n", " ")
+
+    wrapped.__name__ = fn.__name__.lstrip("_")
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
+
+
+render_user = _one_line(_render_user)
+render_pending = _one_line(_render_pending)
+render_answer = _one_line(_render_answer)
+render_error = _one_line(_render_error)
