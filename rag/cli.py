@@ -147,7 +147,7 @@ def main() -> None:
     try:
         app()
     except (UserError, SanadError) as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        print(f"error: {exc}", file=sys.stderr)  # plain print: rich would wrap the one line
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted; the previous index is intact")
