@@ -163,7 +163,9 @@ def _link_citations(escaped_text: str, msg_id: str, sources: dict[int, _Source])
         src = sources.get(n)
         if src is None:
             return f'<span class="sanad-cite-missing">{n}</span>'
-        tip = _esc(src.hit.passage.title)
+        quote = " … ".join(src.hit.passage.text[s:e] for s, e in src.quotes)
+        quote = quote if len(quote) <= 220 else quote[:220].rsplit(" ", 1)[0] + " …"
+        tip = _esc(src.hit.passage.title) + (f"&#10;«{_esc(quote)}»" if quote else "")
         return (f'<a class="sanad-cite" href="#src-{msg_id}-{n}" '
                 f'title="{tip}">{n}</a>')
 
