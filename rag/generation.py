@@ -122,8 +122,7 @@ def _extractive(question, language, hits, retriever, backend, timings, t0) -> It
 def _generate(question, language, hits, retriever, backend, settings, timings, t0) -> Iterator[str | Answer]:
     from .llm import chat_model, stream_text
 
-    messages, used = prompts.build_messages(question, hits, language, settings.llm_context, settings.llm_max_tokens)
-    shown = [hits[n - 1] for n in used]
+    messages, shown = prompts.build_messages(question, hits, language, settings.llm_context, settings.llm_max_tokens)
     model = chat_model(settings, backend)
     t = time.perf_counter()
     chunks: list[str] = []

@@ -1,6 +1,7 @@
 """Prompts for LLM backends: numbered sources presented as escaped, delimited data, packed to a token budget."""
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -58,40 +59,43 @@ def _fit(text: str, budget: int) -> str:
     out = ""
     for s, e in sentence_spans(text):
         candidate = text[:e]
-        if count_tokens(candidate) > budget:
+        if count_tokens(escape(candidate)) > budget:
             break
         out = candidate
     return out
 
 
-def pack_sources(hits: list[Hit], budget: int) -> tuple[str, list[int]]:
-    """The <sources> block, most relevant first, never cutting a sentence; and which source numbers made it."""
-    blocks, used, spent = [], [], count_tokens("<sources>\n</sources>")
-    for n, hit in enumerate(hits, 1):
-        head = f'<source id="{n}" title="{escape(hit.passage.title)}">\n'
+def pack_sources(hits: list[Hit], budget: int) -> tuple[str, list[Hit]]:
+    """The <sources> block, most relevant first, never cutting a sentence; and the hits as shown, numbered
+    from 1 in order (a passage trimmed to fit is returned trimmed, so citations are checked against what the
+    model actually saw)."""
+    blocks, shown, spent = [], [], count_tokens("<sources>\n</sources>")
+    for hit in hits:
+        head = f'<source id="{len(shown) + 1}" title="{escape(hit.passage.title)}">\n'
         tail = "\n</source>\n"
         room = budget - spent - count_tokens(head + tail)
         if room <= 0:
             break
-        body = escape(hit.passage.text)
-        if count_tokens(body) > room:
-            body = _fit(body, room)
-            if not body:
+        text = hit.passage.text
+        if count_tokens(escape(text)) > room:
+            text = _fit(text, room)
+            if not text:
                 continue
-        block = head + body + tail
+            hit = replace(hit, passage=replace(hit.passage, text=text, end=hit.passage.start + len(text)))
+        block = head + escape(text) + tail
         blocks.append(block)
-        used.append(n)
+        shown.append(hit)
         spent += count_tokens(block)
-    return "<sources>\n" + "".join(blocks) + "</sources>", used
+    return "<sources>\n" + "".join(blocks) + "</sources>", shown
 
 
 def build_messages(question: str, hits: list[Hit], language: str, context_tokens: int,
-                   answer_tokens: int) -> tuple[list[BaseMessage], list[int]]:
+                   answer_tokens: int) -> tuple[list[BaseMessage], list[Hit]]:
     system = SYSTEM[language]
     overhead = count_tokens(system) + count_tokens(question) + 64
-    sources, used = pack_sources(hits, max(256, context_tokens - answer_tokens - overhead))
+    sources, shown = pack_sources(hits, max(256, context_tokens - answer_tokens - overhead))
     user = f"{sources}\n\n{QUESTION_LABEL[language]}: {question}"
-    return [SystemMessage(system), HumanMessage(user)], used
+    return [SystemMessage(system), HumanMessage(user)], shown
 
 
 REWRITE = (
