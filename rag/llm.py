@@ -252,6 +252,9 @@ def _llamacpp_class():
         n_ctx: int = 4096
         max_tokens: int = 384
         temperature: float = 0.0
+        # llama_cpp.server's default (the in-process API defaults to 1.0): keeps both local backends alike
+        # and stops the small model's greedy decoding from looping on one list item until max_tokens.
+        repeat_penalty: float = 1.1
 
         @property
         def _llm_type(self) -> str:
@@ -260,13 +263,14 @@ def _llamacpp_class():
         @property
         def _identifying_params(self) -> dict[str, Any]:
             return {"model_path": self.model_path, "n_ctx": self.n_ctx, "max_tokens": self.max_tokens,
-                    "temperature": self.temperature}
+                    "temperature": self.temperature, "repeat_penalty": self.repeat_penalty}
 
         def _params(self, messages, stop, kwargs) -> dict[str, Any]:
             return {
                 "messages": [_role_and_text(m) for m in messages],
                 "temperature": kwargs.get("temperature", self.temperature),
                 "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+                "repeat_penalty": kwargs.get("repeat_penalty", self.repeat_penalty),
                 "stop": stop or [],
             }
 
