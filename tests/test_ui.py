@@ -305,3 +305,18 @@ def test_message_direction_follows_the_text():
     assert first_strong_direction("What did «بوتين» say?") == "ltr"
     assert 'dir="ltr"' in render_user("Who is <Lavrov>?") and "&lt;Lavrov&gt;" in render_user("Who is <Lavrov>?")
     assert "&lt;b&gt;" in render_error("<b>x</b>", "en")
+
+
+def test_upload_checks(tmp_path):
+    from ui.uploads import MAX_UPLOAD_BYTES, check_file
+
+    ok = tmp_path / "a.jsonl"
+    ok.write_text('{"text": "نص"}\n', encoding="utf-8")
+    assert check_file(ok) is None
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"x" * (MAX_UPLOAD_BYTES + 1))
+    assert "larger than 10 MB" in check_file(big)[1]
+    empty = tmp_path / "e.txt"
+    empty.write_bytes(b"")
+    assert "empty" in check_file(empty)[1]
+    assert "unsupported" in check_file(tmp_path / "x.docx")[1]

@@ -178,3 +178,16 @@ def test_example_question_is_asked_in_one_click(page):
     page.wait_for_function(f"document.querySelectorAll({FINAL!r}).length > {before}", timeout=90_000)
     assert EXAMPLES[1] in page.locator(".sanad-user").last.inner_text()
     assert _direction(page.locator(FINAL).last) == "rtl"
+
+
+def test_oversized_upload_is_refused_with_a_message(page, ui_settings, tmp_path):
+    from rag.engine import get_retriever
+    from ui.uploads import MAX_UPLOAD_BYTES
+
+    before = len(get_retriever(ui_settings).index.articles)
+    big = tmp_path / "huge.txt"
+    big.write_bytes(b"news " * (MAX_UPLOAD_BYTES // 5 + 1000))
+    page.locator("#sanad-files input[type=file]").set_input_files(str(big))
+    page.get_by_text("exceed the maximum allowed size").first.wait_for(timeout=30_000)
+    assert len(get_retriever(ui_settings).index.articles) == before
+    page.screenshot(path=str(ARTIFACTS / "ui-oversized.png"))
