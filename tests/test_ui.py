@@ -204,10 +204,13 @@ def scripted(ui_settings):
     from ui.app import build_app
 
     gate = threading.Event()
+    calls: list[dict] = []
     passage = Passage(id="p1", article_id="a1", title="Scripted source", text="The sky is blue today.", ordinal=0,
                       start=0, end=22)
 
     def stream(question, *, history=None, top_k=None, backend=None, language=None, settings=None):
+        calls.append({"question": question, "history": history, "top_k": top_k, "backend": backend,
+                      "language": language})
         if question == "slow":
             yield "Waiting"
             gate.wait(60)
@@ -222,7 +225,7 @@ def scripted(ui_settings):
     port = free_port()
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     try:
-        yield f"http://127.0.0.1:{port}/", gate
+        yield f"http://127.0.0.1:{port}/", gate, calls
     finally:
         gate.set()
         app.close()
@@ -236,7 +239,7 @@ def _ask_scripted(url: str, question: str):
 
 
 def test_one_slow_answer_does_not_block_another_user(scripted):
-    url, gate = scripted
+    url, gate, _ = scripted
     slow = _ask_scripted(url, "slow")
     deadline = time.time() + 30
     while time.time() < deadline and not slow.status().code.name == "ITERATING":
@@ -252,7 +255,7 @@ def test_one_slow_answer_does_not_block_another_user(scripted):
 
 
 def test_errors_are_one_line_messages(scripted):
-    url, _ = scripted
+    url, _, _ = scripted
     down = _content(_ask_scripted(url, "llm down").result(timeout=30)[1][-1])
     assert "sanad-error" in down and "unreachable" in down
     crash = _content(_ask_scripted(url, "crash").result(timeout=30)[1][-1])
@@ -320,3 +323,20 @@ def test_upload_checks(tmp_path):
     empty.write_bytes(b"")
     assert "empty" in check_file(empty)[1]
     assert "unsupported" in check_file(tmp_path / "x.docx")[1]
+
+
+def test_settings_and_conversation_reach_the_chain(scripted):
+    from gradio_client import Client
+
+    url, _, calls = scripted
+    client = Client(url, verbose=False)
+    first = client.predict(question="first question", chat=[], backend="extractive", top_k=3, language="en",
+                           api_name="/ask")
+    client.predict(question="and a follow-up?", chat=first[1], backend="extractive", top_k=7, language="ar",
+                   api_name="/ask")
+    assert calls[-2] == {"question": "first question", "history": None, "top_k": 3, "backend": "extractive",
+                         "language": "en"}
+    last = calls[-1]
+    assert (last["top_k"], last["language"]) == (7, "ar")
+    assert last["history"] == [{"role": "user", "content": "first question"},
+                               {"role": "assistant", "content": "The sky is blue [1]."}]
