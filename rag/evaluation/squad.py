@@ -137,6 +137,7 @@ def dataset_index(ds: Dataset, settings, *, progress=None):
     The index de-duplicates near-identical articles (ARCD repeats a few paragraphs with small edits): a
     question whose context was dropped as a near-duplicate gets the kept twin added to its relevant
     articles (recorded in `eval-dropped.json`). `notes` lists questions still without an indexed context."""
+    from ..errors import IndexProblem
     from ..models import get_embedder
     from ..retrieval import Retriever
     from ..store import build_index, load_index
@@ -146,8 +147,11 @@ def dataset_index(ds: Dataset, settings, *, progress=None):
     wanted = {a.id for a in ds.articles}
     index = None
     if (path / "manifest.json").exists():
-        index = load_index(path, embedder.model_id)
-        if not {a.id for a in index.articles} <= wanted:
+        try:
+            index = load_index(path, embedder.model_id)
+        except IndexProblem:  # an older format or another model: this index is ours to rebuild
+            index = None
+        if index is not None and not {a.id for a in index.articles} <= wanted:
             index = None  # a different dataset under the same name: rebuild
     twins = _dropped(path) if index is not None else {}
     if index is None or not wanted <= {a.id for a in index.articles} | set(twins):

@@ -62,12 +62,13 @@ def suggest_threshold(rows: list[dict]) -> dict:
         return {"threshold": float("nan"), "balanced_accuracy": float("nan")}
     vals = np.unique(np.concatenate([pos, neg]))
     cands = np.concatenate([[vals[0] - 1e-3], (vals[:-1] + vals[1:]) / 2, [vals[-1] + 1e-3]])
-    best = None
+    best, best_bal = None, -1.0
     for t in cands:
         tpr = float((pos >= t).mean())  # answerable kept
         tnr = float((neg < t).mean())  # unanswerable refused
         bal = (tpr + tnr) / 2
-        if best is None or bal > best["balanced_accuracy"] + 1e-12:
+        if bal > best_bal + 1e-9:
+            best_bal = bal
             best = {"threshold": round(float(t), 4), "balanced_accuracy": round(bal, 4),
                     "answerable_kept": round(tpr, 4), "unanswerable_refused": round(tnr, 4)}
     return best
