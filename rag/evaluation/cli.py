@@ -253,7 +253,10 @@ def fusion_cmd(
                   f"(MRR@10 {best['MRR@10']:.3f}, R@5 {best['R@5']:.3f}); settings default is {settings.dense_weight}")
     out = out or default_run_dir("fusion", name)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "fusion.json").write_text(json.dumps({"index": str(index_path), "rows": rows, "best_ar": best},
+    from .report import provenance
+
+    (out / "fusion.json").write_text(json.dumps({"index": str(index_path), "code": provenance(), "rows": rows,
+                                                 "best_ar": best},
                                                 ensure_ascii=False, indent=1), encoding="utf-8")
     con.print(f"written: {out}/fusion.json")
 
@@ -302,7 +305,10 @@ def threshold_cmd(
                           for g in sorted({r['lang'] for r in rows})))
     out = out or default_run_dir("threshold", gold.stem)
     out.mkdir(parents=True, exist_ok=True)
+    from .report import provenance
+
     report["rows"] = rows
+    report["code"] = provenance()
     (out / "threshold.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     _plot_threshold(rows, {"ar": settings.min_score, "en": cross},
                     {g: v["suggested"]["threshold"] for g, v in report["groups"].items()}, out / "top_dense.png")

@@ -12,6 +12,22 @@ from .metrics import REPORT_METRICS
 REPORTS_DIR = Path("eval/reports")
 
 
+def provenance() -> str:
+    """The code the numbers came from: the git commit, plus the core files modified in the working tree."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "rag"], cwd=root, capture_output=True,
+                               text=True, timeout=10).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    changed = [line[3:] for line in dirty if line.strip()]
+    return head + (f" + uncommitted changes to {', '.join(changed)}" if changed else "") if head else "unknown"
+
+
 def default_run_dir(kind: str, dataset: str) -> Path:
     return REPORTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{dataset}"
 
@@ -50,6 +66,7 @@ def write_report(result: dict, out: Path, meta: dict) -> list[Path]:
 
     matplotlib.use("Agg")
     out.mkdir(parents=True, exist_ok=True)
+    meta = {**meta, "code": provenance(), "date": time.strftime("%Y-%m-%d %H:%M")}
     result = {**meta, **result}
     (out / "results.json").write_text(json.dumps(result, ensure_ascii=False, indent=1, default=_json_default),
                                       encoding="utf-8")
