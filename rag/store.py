@@ -22,13 +22,13 @@ import faiss
 import numpy as np
 
 from . import arabic
-from .chunking import ChunkSpec, chunk_article
+from .chunking import ChunkSpec, chunk_article, sentence_spans
 from .corpus import Deduper, LoadResult
 from .errors import IndexProblem
 from .models import Embedder
 from .types import Article, Passage
 
-FORMAT_VERSION = 2  # 2: passages embedded without their title
+FORMAT_VERSION = 3  # 2: passages embedded without their title; 3: sentence vectors
 HNSW_M = 32
 
 
@@ -46,6 +46,8 @@ class Index:
     articles: list[Article]
     faiss_index: faiss.Index
     bm25: bm25s.BM25
+    sentence_vectors: np.ndarray  # one row per passage sentence, passages in order
+    sentence_rows: np.ndarray  # (n, 3) int32: passage index, start, end of each sentence in its passage
 
     @property
     def model_id(self) -> str:
@@ -82,18 +84,21 @@ def load_index(path: Path, embedder_id: str | None = None) -> Index:
         articles = [Article(**d) for d in _read_jsonl(path / files["articles"])]
         fidx = faiss.read_index(str(path / files["faiss"]))
         bm25 = bm25s.BM25.load(str(path / files["bm25"]))
+        sent_vecs = np.load(path / files["sentence_vectors"])
+        sent_rows = np.load(path / files["sentence_rows"])
     except Exception as exc:  # any unreadable piece means the index is corrupt
         raise IndexProblem(f"index at {path} is corrupt ({type(exc).__name__}: {exc}); {rebuild_hint(path)}") from None
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexProblem(f"index at {path} has format {manifest.get('format_version')}, this Sanad reads "
                            f"{FORMAT_VERSION}; {rebuild_hint(path)} --rebuild")
-    if fidx.ntotal != len(passages) or manifest.get("passages") != len(passages):
+    if (fidx.ntotal != len(passages) or manifest.get("passages") != len(passages)
+            or len(sent_vecs) != len(sent_rows)):
         raise IndexProblem(f"index at {path} is inconsistent ({fidx.ntotal} vectors, {len(passages)} passages); "
                            f"{rebuild_hint(path)}")
     if embedder_id and manifest.get("model_id") != embedder_id:
         raise IndexProblem(f"index at {path} was built with model {manifest.get('model_id')!r}, but the configured "
                            f"model is {embedder_id!r}; set SANAD_EMBED_MODEL to match or {rebuild_hint(path)} --rebuild")
-    return Index(path, manifest, passages, articles, fidx, bm25)
+    return Index(path, manifest, passages, articles, fidx, bm25, sent_vecs, sent_rows)
 
 
 @contextlib.contextmanager
@@ -147,7 +152,7 @@ def build_index(path: Path, loaded: LoadResult, embedder: Embedder, *, rebuild: 
                 progress: Callable[[int, int], None] | None = None) -> BuildReport:
     """Add `loaded.articles` to the index at `path` (creating it), embedding only the new passages.
 
-    `progress(done, total)` is called as passages are embedded.
+    `progress(done, total)` is called as passages and their sentences are embedded.
     """
     t0 = time.perf_counter()
     with _build_lock(path):
@@ -172,26 +177,35 @@ def build_index(path: Path, loaded: LoadResult, embedder: Embedder, *, rebuild: 
             for p in chunk_article(a, embedder.count_tokens, spec):
                 new_passages.append(Passage(**{**p.to_dict(), "lang": passage_lang(p.text)}))
 
+        # Sentences are embedded too: a passage's dense score also counts its best-matching sentence.
+        base = len(old.passages) if old else 0
+        rows = np.array([(base + i, s, e) for i, p in enumerate(new_passages) for s, e in sentence_spans(p.text)],
+                        dtype=np.int32).reshape(-1, 3)
+        total = len(new_passages) + len(rows)
         if progress:
-            progress(0, len(new_passages))
+            progress(0, total)
         done = [0]
 
         def tick(n: int) -> None:
             done[0] += n
             if progress:
-                progress(done[0], len(new_passages))
+                progress(done[0], total)
 
         vectors = embedder.embed_passages([embed_text(p) for p in new_passages], progress=tick)
+        sent_vecs = embedder.embed_passages([new_passages[i - base].text[s:e] for i, s, e in rows], progress=tick)
         if old:
             fidx = old.faiss_index
             passages = old.passages + new_passages
             articles = old.articles + new_articles
+            rows = np.concatenate([old.sentence_rows, rows])
+            sent_vecs = np.concatenate([old.sentence_vectors, sent_vecs])
         else:
             fidx = _new_faiss(embedder.dim, faiss_kind)
             passages, articles = new_passages, new_articles
         if len(vectors):
             fidx.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        _commit(path, passages, articles, fidx, embedder, faiss_kind, old.manifest if old else None)
+        _commit(path, passages, articles, fidx, (sent_vecs.astype(np.float32), rows), embedder, faiss_kind,
+                old.manifest if old else None)
     return BuildReport(path, len(new_articles), len(new_passages), len(articles), len(passages), dups,
                        loaded.skipped, time.perf_counter() - t0)
 
@@ -200,18 +214,23 @@ def bm25_corpus(passages: list[Passage]) -> list[list[str]]:
     return [arabic.analyze(f"{p.title}\n{p.text}") for p in passages]
 
 
-def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: faiss.Index, embedder: Embedder,
-            faiss_kind: str, old_manifest: dict | None) -> None:
+def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: faiss.Index,
+            sentences: tuple[np.ndarray, np.ndarray], embedder: Embedder, faiss_kind: str,
+            old_manifest: dict | None) -> None:
     version = f"{int(time.time() * 1000):x}"
     files = {
         "passages": f"passages-{version}.jsonl",
         "articles": f"articles-{version}.jsonl",
         "faiss": f"faiss-{version}.index",
         "bm25": f"bm25-{version}",
+        "sentence_vectors": f"sentvecs-{version}.npy",
+        "sentence_rows": f"sentrows-{version}.npy",
     }
     _write_jsonl(path / files["passages"], (p.to_dict() for p in passages))
     _write_jsonl(path / files["articles"], (a.__dict__ for a in articles))
     faiss.write_index(fidx, str(path / files["faiss"]))
+    np.save(path / files["sentence_vectors"], sentences[0])
+    np.save(path / files["sentence_rows"], sentences[1])
     bm25 = bm25s.BM25()
     if passages:
         bm25.index(bm25_corpus(passages), show_progress=False)
@@ -242,5 +261,5 @@ def _sweep(path: Path, keep: set[str]) -> None:
     for child in path.iterdir():
         if child.name in keep or child.name in ("manifest.json", ".lock", "README.md"):
             continue
-        if child.name.startswith(("passages-", "articles-", "faiss-", "bm25-", ".manifest-")):
+        if child.name.startswith(("passages-", "articles-", "faiss-", "bm25-", "sentvecs-", "sentrows-", ".manifest-")):
             shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)

@@ -42,14 +42,18 @@ def test_incremental_build_embeds_only_new_passages(tmp_path, embedder):
     path = tmp_path / "idx"
     first = CountingEmbedder(embedder)
     report = build_index(path, corpus.load(SEEDS_DIR), first)
-    assert report.added_articles == 5 and first.embedded == report.total_passages
+    sentences = len(load_index(path, embedder.model_id).sentence_rows)
+    assert report.added_articles == 5 and first.embedded == report.total_passages + sentences
     (tmp_path / "new").mkdir()
     (tmp_path / "new" / "climate.txt").write_text(NEW_ARTICLE, encoding="utf-8")
     second = CountingEmbedder(embedder)
     report2 = build_index(path, corpus.load([SEEDS_DIR, tmp_path / "new"]), second)
     assert report2.added_articles == 1 and report2.duplicates == 5
-    assert second.embedded == report2.added_passages == report2.total_passages - report.total_passages
     index = load_index(path, embedder.model_id)
+    new_sentences = len(index.sentence_rows) - sentences
+    assert report2.added_passages == report2.total_passages - report.total_passages
+    assert second.embedded == report2.added_passages + new_sentences
+    assert index.sentence_rows[-1][0] == len(index.passages) - 1 and len(index.sentence_vectors) == len(index.sentence_rows)
     assert index.manifest["articles"] == 6 and index.faiss_index.ntotal == len(index.passages)
     assert any("قمة إقليمية للمناخ" in p.text for p in index.passages)
 
