@@ -88,9 +88,13 @@ def page(url):
         pg = browser.new_page(viewport={"width": 1360, "height": 900}, locale="ar")
         errors: list[str] = []
         pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        outside: list[str] = []  # the UI must work offline: no fonts or scripts from the internet
+        pg.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+              else outside.append(r.url))
         pg.goto(url, wait_until="domcontentloaded")
         pg.wait_for_selector("#sanad-question textarea", timeout=60_000)
         pg.errors = errors  # type: ignore[attr-defined]
+        pg.outside = outside  # type: ignore[attr-defined]
         yield pg
         browser.close()
 
@@ -137,6 +141,9 @@ def test_arabic_answer_is_cited_sourced_and_right_to_left(page, ui_settings):
                          "return r.bottom > 0 && r.top < window.innerHeight; }")
     page.screenshot(path=str(ARTIFACTS / "ui-arabic.png"), full_page=True)
     assert not page.errors
+    assert not page.outside, f"requests left the machine: {page.outside[:3]}"
+    label = page.locator("[data-testid=bot]").last.get_attribute("aria-label") or ""
+    assert "<div" not in label and "sanad" not in label  # screen readers get the text, not our markup
 
 
 def test_english_answer_is_left_to_right(page, ui_settings):

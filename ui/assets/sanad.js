@@ -33,4 +33,19 @@
     var t = target(a);
     if (t) t.classList.remove("sanad-hover");
   });
+  // Gradio labels each message with its raw content for screen readers; ours is HTML, so give them the text.
+  function relabel(root) {
+    var els = (root.querySelectorAll ? root.querySelectorAll("[aria-label*='sanad-msg']") : []);
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i];
+      var who = el.getAttribute("data-testid") === "user" ? "user's message: " : "bot's message: ";
+      el.setAttribute("aria-label", who + (el.innerText || "").trim().slice(0, 600));
+    }
+  }
+  function start() {
+    new MutationObserver(function () { relabel(document); })
+      .observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label"] });
+    relabel(document);
+  }
+  if (document.body) start(); else document.addEventListener("DOMContentLoaded", start);
 })();
