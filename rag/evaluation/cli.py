@@ -16,7 +16,7 @@ DEFAULT_ARCD_EN = Path("eval/gold/arcd_en20.jsonl")
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr)
+    return Console(stderr=stderr, soft_wrap=True)  # tables stay one row a line when piped
 
 
 def _fail(msg: str, code: int = 2) -> None:
@@ -122,6 +122,8 @@ def retrieval_cmd(
     k: Annotated[int, typer.Option("--k", help="Depth ranked per question")] = 20,
     dense_weight: Annotated[float | None, typer.Option(help="Override the fused dense weight")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N questions (quick runs)")] = None,
+    cache_queries: Annotated[bool, typer.Option(help="Embed each question once, cached beside a --squad/--arcd "
+                                                "index (latencies then exclude query embedding)")] = False,
     out: Annotated[Path | None, typer.Option(help="Run folder (default eval/reports/<time>-retrieval-<set>)")] = None,
 ) -> None:
     """Recall@1/5/10/20, MRR@10 and nDCG@10 (ranx) per method and question language; writes a report."""
@@ -138,13 +140,23 @@ def retrieval_cmd(
     if dense_weight is not None:
         retriever.dense_weight = dense_weight
     qs = qs[:limit] if limit else qs
-    with _bar(f"retrieval {name}", len(qs)) as tick:
-        result = evaluate_retrieval(qs, retriever, ms, k=k, tick=tick)
+    cache = None
+    if cache_queries:
+        from .tuning import CachedQueries, query_cache_path
+
+        cache = CachedQueries(retriever, query_cache_path(retriever) if (squad or arcd) else None)
+    try:
+        with _bar(f"retrieval {name}", len(qs)) as tick:
+            result = evaluate_retrieval(qs, retriever, ms, k=k, tick=tick)
+    finally:
+        if cache:
+            cache.save()
     result["latency"] = latency_summary(result)
     out = out or default_run_dir("retrieval", name)
     meta = {"dataset": name, "index": str(index_path), "passages": retriever.size,
             "dense_weight": retriever.dense_weight, "model": retriever.embedder.model_id,
-            "questions_without_context": notes}
+            "questions_without_context": notes,
+            "latency_note": "excludes query embedding (cached)" if cache_queries else "includes query embedding"}
     write_report(result, out, meta)
     con = _console()
     con.print(retrieval_table(result), markup=False, highlight=False)

@@ -8,12 +8,19 @@ from .runner import evaluate_retrieval
 
 
 class CachedQueries:
-    """Wraps a Retriever so each question is embedded once across a sweep (only `embed` is cached;
-    search, fusion and scoring are the retriever's own)."""
+    """Wraps a Retriever so each question is embedded once (only `embed` is cached; search, fusion and
+    scoring are the retriever's own). With `path`, the cache persists as .npz beside a dataset index, so the
+    retrieval run and the fusion sweep share it. Search latencies then exclude query embedding."""
 
-    def __init__(self, retriever) -> None:
+    def __init__(self, retriever, path=None) -> None:
         self.retriever = retriever
+        self.path = path
         self.cache: dict[str, np.ndarray] = {}
+        self.model_id = retriever.embedder.model_id
+        if path is not None and path.exists():
+            data = np.load(path, allow_pickle=False)
+            if str(data["model_id"]) == self.model_id:
+                self.cache = {q: v[None, :] for q, v in zip(data["questions"].tolist(), data["vectors"])}
         original = retriever.embed
 
         def embed(question: str) -> np.ndarray:
@@ -23,11 +30,24 @@ class CachedQueries:
 
         retriever.embed = embed  # instance attribute: shadows the method for this object only
 
+    def save(self) -> None:
+        if self.path is None or not self.cache:
+            return
+        qs = list(self.cache)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, model_id=np.array(self.model_id), questions=np.array(qs),
+                 vectors=np.vstack([self.cache[q] for q in qs]).astype(np.float32))
+        tmp.replace(self.path)
+
+
+def query_cache_path(retriever):
+    return retriever.index.path / "eval-query-cache.npz"
+
 
 def sweep_dense_weight(questions: list[GoldQuestion], retriever, weights: list[float], k: int = 20,
                        tick=None) -> dict:
     """Fused retrieval at each dense weight; returns {weight: result}. The retriever's weight is restored."""
-    CachedQueries(retriever)
+    cache = CachedQueries(retriever, query_cache_path(retriever))
     before = retriever.dense_weight
     out = {}
     try:
@@ -36,6 +56,7 @@ def sweep_dense_weight(questions: list[GoldQuestion], retriever, weights: list[f
             out[w] = evaluate_retrieval(questions, retriever, ["fused"], k=k, tick=tick)
     finally:
         retriever.dense_weight = before
+        cache.save()
     return out
 
 
