@@ -64,8 +64,20 @@ class SentenceVectors:
         self.capacity = capacity
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._indexed: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # passage id → (rows, vectors) from an index
+
+    def attach(self, rows: np.ndarray, vectors: np.ndarray, passage_ids: list[str]) -> None:
+        """Serve sentence vectors an index already holds, instead of embedding them again."""
+        starts = np.searchsorted(rows[:, 0], np.arange(len(passage_ids) + 1))
+        for i, pid in enumerate(passage_ids):
+            self._indexed[pid] = (rows[starts[i]:starts[i + 1], 1:], vectors[starts[i]:starts[i + 1]])
 
     def for_passage(self, passage: Passage) -> np.ndarray:
+        indexed = self._indexed.get(passage.id)
+        if indexed is not None:
+            spans = np.array(sentence_spans(passage.text), dtype=np.int32).reshape(-1, 2)
+            if spans.shape == indexed[0].shape and (spans == indexed[0]).all():  # not a trimmed copy
+                return indexed[1]
         with self._lock:
             if passage.id in self._cache:
                 self._cache.move_to_end(passage.id)

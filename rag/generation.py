@@ -105,7 +105,7 @@ def answer_stream(question: str, *, history: list[dict] | None = None, top_k: in
 
 def _extractive(question, language, hits, retriever, backend, timings, t0) -> Iterator[str | Answer]:
     t = time.perf_counter()
-    q_vec = retriever.embedder.embed_queries([question])[0]
+    q_vec = retriever.embed(question)[0]
     chosen = extractive.select(question, q_vec, hits, retriever.embedder)
     pieces, citations = extractive.compose(chosen, hits, language)
     timings["generate"] = time.perf_counter() - t

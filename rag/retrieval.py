@@ -17,6 +17,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from . import arabic
 from .errors import QueryError
+from .evidence import sentence_vectors
 from .models import Embedder
 from .store import Index
 from .types import Hit
@@ -48,6 +49,7 @@ class Retriever:
     embedder: Embedder
     dense_weight: float = 0.6
     timings: dict[str, float] = field(default_factory=dict)
+    _query_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.index.model_id != self.embedder.model_id:
@@ -55,6 +57,8 @@ class Retriever:
         self.langs = np.array([p.lang for p in self.index.passages])
         owners = self.index.sentence_rows[:, 0] if len(self.index.sentence_rows) else np.zeros(0, np.int64)
         self._sentence_starts = np.searchsorted(owners, np.arange(self.size))  # each passage's first sentence
+        sentence_vectors(self.embedder).attach(self.index.sentence_rows, self.index.sentence_vectors,
+                                               [p.id for p in self.index.passages])
 
     @property
     def size(self) -> int:
@@ -63,9 +67,15 @@ class Retriever:
     # -- single methods: (ids, scores), best first
 
     def embed(self, question: str) -> np.ndarray:
-        t = time.perf_counter()
-        q = self.embedder.embed_queries([question])
-        self.timings["embed"] = time.perf_counter() - t
+        """The question's vector, (1, dim). Cached: answering embeds the question for retrieval and selection."""
+        q = self._query_cache.get(question)
+        if q is None:
+            t = time.perf_counter()
+            q = self.embedder.embed_queries([question])
+            self.timings["embed"] = time.perf_counter() - t
+            if len(self._query_cache) >= 256:
+                self._query_cache.pop(next(iter(self._query_cache)))
+            self._query_cache[question] = q
         return q
 
     def dense_scores(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
