@@ -71,10 +71,20 @@ def _esc(text: str) -> str:
     return html.escape(text or "", quote=True)
 
 
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_BULLET = re.compile(r"^(?:([-•*])|(\d{1,3})[.)])\s+(.*)$")
+
+
+def _inline(escaped: str) -> str:
+    """The one bit of Markdown a model's answer commonly uses: **bold** (applied to already-escaped text)."""
+    return _BOLD.sub(r"<strong>\1</strong>", escaped)
+
+
 def _paragraphs(escaped: str) -> str:
-    """Escaped plain text → paragraphs and bullet lists ("- " lines), on one line of HTML."""
+    """Escaped plain text → paragraphs and lists ("- " or "1. " lines), on one line of HTML."""
     out: list[str] = []
     items: list[str] = []
+    kind = ["ul"]
     para: list[str] = []
 
     def flush_para() -> None:
@@ -84,15 +94,19 @@ def _paragraphs(escaped: str) -> str:
 
     def flush_items() -> None:
         if items:
-            out.append("<ul>" + "".join(f'<li dir="auto">{i}</li>' for i in items) + "</ul>")
+            out.append(f"<{kind[0]}>" + "".join(f'<li dir="auto">{i}</li>' for i in items) + f"</{kind[0]}>")
             items.clear()
 
     for line in escaped.replace("\r\n", "\n").split("\n"):
-        stripped = line.strip()
-        bullet = re.match(r"^(?:[-•*]|\d+[.)])\s+(.*)$", stripped)
+        stripped = _inline(line.strip())
+        bullet = _BULLET.match(stripped)
         if bullet:
             flush_para()
-            items.append(bullet.group(1))
+            this = "ol" if bullet.group(2) else "ul"
+            if items and kind[0] != this:
+                flush_items()
+            kind[0] = this
+            items.append(bullet.group(3))
         elif not stripped:
             flush_para()
             flush_items()
