@@ -100,6 +100,38 @@ def search(
         console.print()
 
 
+@app.command()
+def ask(
+    question: str,
+    backend: Annotated[str | None, typer.Option(help="extractive, llamacpp or openai")] = None,
+    k: Annotated[int | None, typer.Option("--k", "-k", help="How many passages to answer from")] = None,
+    language: Annotated[str | None, typer.Option(help="Answer language: ar, en or auto")] = None,
+    name: Annotated[str | None, typer.Option(help="Index name")] = None,
+) -> None:
+    """Answer a question with cited sources (streamed)."""
+    from .generation import answer_stream
+    from .types import Answer
+
+    final, streamed = None, ""
+    for item in answer_stream(question, top_k=k, backend=backend, language=language, settings=_settings(name)):
+        if isinstance(item, Answer):
+            final = item
+        else:
+            streamed += item
+            print(item, end="", flush=True)
+    assert final is not None
+    if streamed != final.text:  # verification changed the streamed draft: show what stands
+        print(("\n\n" if streamed else "") + final.text)
+    else:
+        print()
+    console.print()
+    for c in final.citations:
+        console.print(f"[bold][{c.number}][/] {c.title}  [dim]{c.passage_id}[/]")
+        console.print(f"    {c.quote}", markup=False, highlight=False)
+    for change in final.changes:
+        err.print(f"[dim]verification: {change}[/]", highlight=False)
+
+
 @models_app.command("prepare")
 def models_prepare() -> None:
     """Convert the bundled e5 weights (once) and build the default index from the seed articles if missing."""
