@@ -8,6 +8,7 @@ index exists (building it from the bundled articles, with progress in the termin
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import uuid
@@ -98,6 +99,14 @@ def _index_summary(settings: Settings) -> str:
         return "⚠️ تعذّر تحميل الفهرس · The index could not be loaded"
 
 
+def _accepts(fn: Callable, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def _msg(role: str, content: str) -> dict[str, str]:
     return {"role": role, "content": content}
 
@@ -118,10 +127,11 @@ def build_app(settings: Settings | None = None, answer_stream: AnswerStream | No
         chat.append(_msg("assistant", render.render_pending(question, lang=lang)))
         yield "", chat, history
         stream = answer_stream or _default_answer_stream()
+        extra = {"settings": settings} if _accepts(stream, "settings") else {}
         partial, final = "", None
         try:
             for item in stream(question, history=history or None, top_k=int(top_k), backend=backend,
-                               language=None if language == "auto" else language, settings=settings):
+                               language=None if language == "auto" else language, **extra):
                 if isinstance(item, Answer):
                     final = item
                 elif isinstance(item, str) and item:
