@@ -5,6 +5,7 @@ works out of the box.
 """
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from . import corpus
 from .models import get_embedder
 from .retrieval import Retriever
 from .settings import SEEDS_DIR, Settings, get_settings
-from .store import BuildReport, build_index, load_index
+from .store import FORMAT_VERSION, BuildReport, build_index, load_index
 
 _lock = threading.RLock()
 _retrievers: dict[Path, Retriever] = {}
@@ -36,8 +37,17 @@ def ensure_default_index(settings: Settings | None = None,
                          progress: Callable[[int, int], None] | None = None) -> BuildReport | None:
     """Build the default index from the bundled seeds when there is none yet."""
     settings = settings or get_settings()
-    if settings.index_name == "default" and not (settings.index_path / "manifest.json").exists():
+    if settings.index_name != "default":
+        return None
+    manifest = settings.index_path / "manifest.json"
+    if not manifest.exists():
         return build([SEEDS_DIR], settings, progress=progress)
+    try:
+        outdated = json.loads(manifest.read_text(encoding="utf-8")).get("format_version") != FORMAT_VERSION
+    except ValueError:
+        outdated = True
+    if outdated:  # an index from an older Sanad: the default one is rebuilt from the bundled seeds
+        return build([SEEDS_DIR], settings, rebuild=True, progress=progress)
     return None
 
 

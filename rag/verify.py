@@ -73,8 +73,8 @@ def verify(answer_text: str, hits: list[Hit], embedder: Embedder) -> Verified:
             result.changes.append(f"removed citation(s) {bad}: no such source")
         tokens = arabic.analyze(claim)
         if len(tokens) < MIN_CLAIM_TOKENS or not sents:
-            if not nums and claim and not INSTRUCTION_LIKE.search(claim):
-                kept_sentences.append(claim)  # connective text ("According to the articles:")
+            if not nums and claim.endswith(":"):
+                kept_sentences.append(claim)  # a lead-in ("According to the articles:"); any other fragment goes
             continue
 
         lex = np.array([lexical_support(tokens, st) for st in sent_tokens])
