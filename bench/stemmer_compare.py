@@ -1,7 +1,6 @@
 """Compare Arabic stemming for BM25 on ARCD train (tuning data only): none, Snowball, Snowball + article
 prefixes (what rag.arabic.analyze does), Tashaphyne. Prints Recall@1/5 and MRR@10. Run: python bench/stemmer_compare.py"""
-import json, numpy as np, bm25s, re
-import os
+import json, numpy as np, bm25s
 from pathlib import Path
 DATA = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "arcd-train")
 from rag import arabic

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import arabic
 from .chunking import sentence_spans
 from .models import Embedder
 from .types import Passage

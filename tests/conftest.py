@@ -52,6 +52,37 @@ def fresh_settings(settings, tmp_path):
     return replace(settings, index_dir=tmp_path / "index")
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ui_settings(retriever, settings, tmp_path_factory, request):
+    """A private copy of the session's seed index, made the configured one for this test module (UI tests
+    upload articles; other modules must not see them)."""
+    import shutil
+
+    from rag.settings import get_settings
+
+    folder = tmp_path_factory.mktemp(f"{request.module.__name__}-index")
+    shutil.copytree(settings.index_path, folder / settings.index_name)
+    old = os.environ.get("SANAD_INDEX_DIR")
+    os.environ["SANAD_INDEX_DIR"] = str(folder)
+    get_settings.cache_clear()
+    try:
+        yield get_settings()
+    finally:
+        if old is None:
+            os.environ.pop("SANAD_INDEX_DIR", None)
+        else:
+            os.environ["SANAD_INDEX_DIR"] = old
+        get_settings.cache_clear()
+
+
 def shared_data(*parts: str) -> Path:
     path = SHARED.joinpath("data", *parts)
     if not path.exists():
@@ -75,16 +106,13 @@ def llm_gguf(settings):
 @pytest.fixture(scope="session")
 def llm_server(llm_gguf, tmp_path_factory):
     """A real OpenAI-compatible server (`python -m llama_cpp.server`) on loopback; yields its base URL."""
-    import socket
     import subprocess
     import sys
     import time
 
     import httpx
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     log_path = tmp_path_factory.mktemp("llm_server") / "server.log"
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(llm_gguf), "--host", "127.0.0.1",
            "--port", str(port), "--n_ctx", "4096", "--chat_format", "chatml",

@@ -5,15 +5,12 @@ The module works on its own copy of the test index, so the articles it uploads n
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
 import time
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 AR_QUESTION = "من هو ممثل روسيا الدائم لدى مقر الأمم المتحدة في جنيف؟"
 EN_QUESTION = "Which Russian diplomat said Moscow believes Washington no longer demands Assad's immediate resignation?"
@@ -26,32 +23,6 @@ NEW_ARTICLE = f"""{NEW_ARTICLE_TITLE}
 وأضاف أن المكتبة تضم قاعة للأطفال وأخرى للمطالعة الهادئة، وأن كلفة المشروع بلغت مليوني ليرة.
 """
 NEW_QUESTION = "كم كتابا تضم المكتبة العامة الجديدة التي افتتحتها بلدية طرطوس؟"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def ui_settings(retriever, settings, tmp_path_factory):
-    """A private copy of the session's seed index, made the configured one for this module."""
-    from rag.settings import get_settings
-
-    folder = tmp_path_factory.mktemp("ui-api-index")
-    shutil.copytree(settings.index_path, folder / settings.index_name)
-    old = os.environ.get("SANAD_INDEX_DIR")
-    os.environ["SANAD_INDEX_DIR"] = str(folder)
-    get_settings.cache_clear()
-    try:
-        yield get_settings()
-    finally:
-        if old is None:
-            os.environ.pop("SANAD_INDEX_DIR", None)
-        else:
-            os.environ["SANAD_INDEX_DIR"] = old
-        get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")

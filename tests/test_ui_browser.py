@@ -6,12 +6,10 @@ and never runs. Screenshots go to test-artifacts/.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -33,32 +31,6 @@ XSS_ARTICLE = f"""{XSS_TITLE}
 XSS_QUESTION = "إلى من ذهبت جائزة مهرجان الخط العربي الكبرى في حمص؟"
 
 FINAL = ".sanad-final, .sanad-refusal, .sanad-error"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def ui_settings(retriever, settings, tmp_path_factory):
-    """A private copy of the session's seed index, made the configured one for this module."""
-    from rag.settings import get_settings
-
-    folder = tmp_path_factory.mktemp("ui-browser-index")
-    shutil.copytree(settings.index_path, folder / settings.index_name)
-    old = os.environ.get("SANAD_INDEX_DIR")
-    os.environ["SANAD_INDEX_DIR"] = str(folder)
-    get_settings.cache_clear()
-    try:
-        yield get_settings()
-    finally:
-        if old is None:
-            os.environ.pop("SANAD_INDEX_DIR", None)
-        else:
-            os.environ["SANAD_INDEX_DIR"] = old
-        get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from rag.types import Answer
 
 from . import render
 from .examples import EXAMPLES
-from .uploads import ALLOWED, MAX_UPLOAD_BYTES, add_files
+from .uploads import MAX_UPLOAD_BYTES, add_files
 
 log = logging.getLogger("sanad.ui")
 
