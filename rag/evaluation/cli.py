@@ -156,7 +156,7 @@ def retrieval_cmd(
     meta = {"dataset": name, "index": str(index_path), "passages": retriever.size,
             "dense_weight": retriever.dense_weight, "model": retriever.embedder.model_id,
             "questions_without_context": notes,
-            "latency_note": "excludes query embedding (cached)" if cache_queries else "includes query embedding"}
+            "latency_note": "each question embedded once (cached): only the first dense/fused search of a question pays for it" if cache_queries else "includes query embedding"}
     write_report(result, out, meta)
     con = _console()
     con.print(retrieval_table(result), markup=False, highlight=False)
