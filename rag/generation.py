@@ -140,7 +140,7 @@ def _generate(question, language, hits, retriever, backend, settings, timings, t
         timings["total"] = time.perf_counter() - t0
         yield _refusal(question, language, shown, backend, timings, "the model found no answer in the sources")
         return
-    checked = verify(raw, shown, retriever.embedder)
+    checked = verify(raw, shown, retriever.embedder, question)
     timings["verify"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     if not checked.citations:

@@ -41,6 +41,13 @@ def strip_citations(sentence: str) -> str:
     return CITE.sub("", sentence).strip()
 
 
+def _lang(text: str) -> str:
+    try:
+        return arabic.detect_language(text)
+    except ValueError:
+        return "ar"
+
+
 _MARKS_AFTER_STOP = re.compile(r"([.!?؟])((?:\s*\[\d+(?:\s*[,،]\s*\d+)*\])+)")
 
 
@@ -51,12 +58,25 @@ def with_marks(sentence: str, numbers: list[int]) -> str:
     return f"{sentence[:m.start()]} {marks}{m.group()}" if m else f"{sentence} {marks}"
 
 
-def verify(answer_text: str, hits: list[Hit], embedder: Embedder) -> Verified:
+def invented_words(claim_tokens: list[str], known: set[str], same_language: bool) -> list[str]:
+    """Words of a claim that no shown source (nor the question) contains: a model's substitution, e.g. a
+    name or figure the sources never mention. Across languages only numbers can be compared."""
+    novel = [t for t in claim_tokens if t not in known]
+    numbers = [t for t in novel if any(ch.isdigit() for ch in t)]
+    if not same_language:
+        return numbers
+    # One unknown word may be a paraphrase; two or more, or any unknown number, is invention.
+    return novel if numbers or len(novel) >= 2 else []
+
+
+def verify(answer_text: str, hits: list[Hit], embedder: Embedder, question: str = "") -> Verified:
     # "claim. [1]" → "claim [1]." so the marker stays with its sentence.
     answer_text = _MARKS_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), answer_text)
     passages = [h.passage for h in hits]
     sents = [s for s in passage_sentences(passages) if not INSTRUCTION_LIKE.search(s.text)]
     sent_tokens = [set(arabic.analyze(s.text)) for s in sents]
+    known = set().union(*sent_tokens, arabic.analyze(question)) if sents else set(arabic.analyze(question))
+    source_lang = passages[0].lang if passages else "ar"
     result = Verified("", [])
     kept_sentences: list[str] = []
     citations: list[Citation] = []
@@ -77,6 +97,12 @@ def verify(answer_text: str, hits: list[Hit], embedder: Embedder) -> Verified:
                 kept_sentences.append(claim)  # a lead-in ("According to the articles:"); any other fragment goes
             continue
 
+        invented = invented_words(tokens, known, _lang(claim) == source_lang)
+        if invented:
+            result.counts["unsupported_sentences"] += 1
+            result.changes.append(f"removed a sentence with words no source contains ({' '.join(invented[:4])}): "
+                                  f"{claim[:60]}")
+            continue
         lex = np.array([lexical_support(tokens, st) for st in sent_tokens])
         support = lex
         if lex.max() < SUPPORTED:  # paraphrase or another language: ask the embeddings

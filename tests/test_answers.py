@@ -166,3 +166,24 @@ def test_prompt_packs_escaped_sources_without_cutting_sentences(retriever):
         body = user.split(f'<source id="{n}"')[1].split("\n", 1)[1].split("\n</source>")[0]
         assert body.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == hit.passage.text
         assert originals[hit.passage.id].startswith(hit.passage.text)
+
+
+def test_verify_rejects_invented_names_and_numbers(retriever, embedder):
+    # Seen with the local 1.5B model: the right sentence shape with the wrong person or figure.
+    hits = _hits(retriever, "من أعلن أن دي ميستورا سيزور موسكو؟")
+    n = next(i for i, h in enumerate(hits, 1) if "غاتيلوف" in h.passage.text)
+    right = verify(f"أعلن غينادي غاتيلوف نائب وزير الخارجية الروسي أن دي ميستورا سيزور موسكو [{n}].", hits, embedder,
+                   "من أعلن أن دي ميستورا سيزور موسكو؟")
+    assert right.citations
+    wrong = verify(f"أعلن ريكس تيلرسن نائب وزير الخارجية الروسي أن دي ميستورا سيزور موسكو [{n}].", hits, embedder,
+                   "من أعلن أن دي ميستورا سيزور موسكو؟")
+    assert not wrong.citations and "تيلرسن" not in wrong.text
+    hits = _hits(retriever, "متى دخل اتفاق وقف إطلاق النار حيز التنفيذ؟")
+    wrong_date = verify("The ceasefire came into force on 14 March [1].", hits, embedder)
+    assert not wrong_date.citations
+    assert arabic_digits_match(hits, embedder)
+
+
+def arabic_digits_match(hits, embedder):
+    # "٢٧" written with Arabic-Indic digits is the same number as the source's "27".
+    return bool(verify("دخل اتفاق وقف إطلاق النار حيز التنفيذ في ٢٧ شباط الماضي [1].", hits, embedder).citations)
