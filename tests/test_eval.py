@@ -221,7 +221,8 @@ def test_retrieval_eval_on_the_seeds_writes_the_report_and_compare_works(retriev
     from rag.cli import app
 
     out = tmp_path / "run-a"
-    res = CliRunner().invoke(app, ["eval", "retrieval", "--methods", "bm25,dense,fused", "--out", str(out)])
+    res = CliRunner().invoke(app, ["eval", "retrieval", "--methods", "bm25,dense,fused", "--cache-queries",
+                                   "--out", str(out)])
     assert res.exit_code == 0, res.output
     data = _outputs_ok(out)
     assert len(data["questions"]) == len(load_gold(SEEDS_GOLD))
