@@ -16,7 +16,8 @@ _ALEF = re.compile(r"[\u0622\u0623\u0625\u0671]")  # آ أ إ ٱ → ا
 _TRANSLATE = str.maketrans({"\u0649": "\u064A", "\u0629": "\u0647", "\u0624": "\u0648", "\u0626": "\u064A",
                             **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits → 0-9
                             **{chr(0x06F0 + d): str(d) for d in range(10)}})
-_TOKEN = re.compile(r"[\w\u0600-\u06FF]+", re.UNICODE)
+# Letters and digits only: Arabic punctuation (، ؛ ؟) sits inside the Arabic Unicode block but is no part of a word.
+_TOKEN = re.compile(r"[^\W_]+")
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F]")
 

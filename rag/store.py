@@ -28,7 +28,7 @@ from .errors import IndexProblem
 from .models import Embedder
 from .types import Article, Passage
 
-FORMAT_VERSION = 3  # 2: passages embedded without their title; 3: sentence vectors
+FORMAT_VERSION = 4  # 2: passages embedded without their title; 3: sentence vectors; 4: BM25 tokens without punctuation
 HNSW_M = 32
 
 
