@@ -83,6 +83,22 @@ def ui_settings(retriever, settings, tmp_path_factory, request):
         get_settings.cache_clear()
 
 
+@pytest.fixture(scope="module")
+def ui_url(ui_settings):
+    """The chat app launched on a free loopback port for this test module; yields its URL."""
+    from rag.engine import get_retriever
+    from ui.app import build_app
+
+    get_retriever(ui_settings)  # load before the first request
+    app = build_app()
+    port = free_port()
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
 def shared_data(*parts: str) -> Path:
     path = SHARED.joinpath("data", *parts)
     if not path.exists():

@@ -26,25 +26,10 @@ NEW_QUESTION = "كم كتابا تضم المكتبة العامة الجديد�
 
 
 @pytest.fixture(scope="module")
-def served(ui_settings):
-    from rag.engine import get_retriever
-    from ui.app import build_app
-
-    get_retriever(ui_settings)  # load before the first request
-    app = build_app()
-    port = free_port()
-    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
-
-
-@pytest.fixture(scope="module")
-def client(served):
+def client(ui_url):
     from gradio_client import Client
 
-    return Client(served, verbose=False)
+    return Client(ui_url, verbose=False)
 
 
 class _Tags(HTMLParser):

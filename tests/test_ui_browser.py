@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -34,22 +33,7 @@ FINAL = ".sanad-final, .sanad-refusal, .sanad-error"
 
 
 @pytest.fixture(scope="module")
-def url(ui_settings):
-    from rag.engine import get_retriever
-    from ui.app import build_app
-
-    get_retriever(ui_settings)
-    app = build_app()
-    port = free_port()
-    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
-
-
-@pytest.fixture(scope="module")
-def page(url):
+def page(ui_url):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/install-browser.sh` (apt-installs Debian chromium)")
     from playwright.sync_api import sync_playwright
@@ -63,7 +47,7 @@ def page(url):
         outside: list[str] = []  # the UI must work offline: no fonts or scripts from the internet
         pg.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
               else outside.append(r.url))
-        pg.goto(url, wait_until="domcontentloaded")
+        pg.goto(ui_url, wait_until="domcontentloaded")
         pg.wait_for_selector("#sanad-question textarea", timeout=60_000)
         pg.errors = errors  # type: ignore[attr-defined]
         pg.outside = outside  # type: ignore[attr-defined]
