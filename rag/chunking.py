@@ -27,16 +27,8 @@ class ChunkSpec:
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence in `text`, trimmed of surrounding whitespace."""
-    spans = []
-    for m in _SENTENCE.finditer(text):
-        s, e = m.start(), m.end()
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            spans.append((s, e))
-    return spans
+    spans = [_trim(text, m.start(), m.end()) for m in _SENTENCE.finditer(text)]
+    return [(s, e) for s, e in spans if e > s]
 
 
 def _split_long(text: str, span: tuple[int, int], count: Callable[[str], int], limit: int) -> list[tuple[int, int]]:
@@ -55,7 +47,15 @@ def _split_long(text: str, span: tuple[int, int], count: Callable[[str], int], l
         cur_e = m.end()
     if cur_s is not None:
         pieces.append((cur_s, cur_e))
-    return [(s, e) for s, e in ((s, e) for s, e in pieces) if text[s:e].strip()]
+    return [_trim(text, s, e) for s, e in pieces if text[s:e].strip()]
+
+
+def _trim(text: str, s: int, e: int) -> tuple[int, int]:
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return s, e
 
 
 def passage_id(article_id: str, ordinal: int, text: str) -> str:

@@ -79,6 +79,12 @@ def load_index(path: Path, embedder_id: str | None = None) -> Index:
         raise IndexProblem(f"no index at {path}; {rebuild_hint(path)}")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise IndexProblem(f"index at {path} is corrupt (manifest: {exc}); {rebuild_hint(path)}") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexProblem(f"index at {path} has format {manifest.get('format_version')}, this Sanad reads "
+                           f"{FORMAT_VERSION}; {rebuild_hint(path)} --rebuild")
+    try:
         files = manifest["files"]
         passages = [Passage.from_dict(d) for d in _read_jsonl(path / files["passages"])]
         articles = [Article(**d) for d in _read_jsonl(path / files["articles"])]
@@ -88,9 +94,6 @@ def load_index(path: Path, embedder_id: str | None = None) -> Index:
         sent_rows = np.load(path / files["sentence_rows"])
     except Exception as exc:  # any unreadable piece means the index is corrupt
         raise IndexProblem(f"index at {path} is corrupt ({type(exc).__name__}: {exc}); {rebuild_hint(path)}") from None
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexProblem(f"index at {path} has format {manifest.get('format_version')}, this Sanad reads "
-                           f"{FORMAT_VERSION}; {rebuild_hint(path)} --rebuild")
     if (fidx.ntotal != len(passages) or manifest.get("passages") != len(passages)
             or len(sent_vecs) != len(sent_rows)):
         raise IndexProblem(f"index at {path} is inconsistent ({fidx.ntotal} vectors, {len(passages)} passages); "
