@@ -116,6 +116,10 @@ def verify(answer_text: str, hits: list[Hit], embedder: Embedder, question: str 
                 vecs = vecs[keep]
             q = embedder.embed_queries([claim])[0]
             support = np.maximum(lex, cosine_support(vecs @ q))
+        numbers = {t for t in tokens if any(ch.isdigit() for ch in t)}
+        if numbers:  # a figure or date is the claim's point: only a sentence stating it can support it
+            states = np.array([numbers <= st for st in sent_tokens])
+            support = np.where(states, support, np.minimum(support, SUPPORTED - 0.01))
 
         best_by_passage: dict[int, int] = {}
         for j, s in enumerate(sents):
