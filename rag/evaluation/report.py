@@ -150,34 +150,33 @@ def _plot_curves(result: dict, path: Path) -> Path:
     return path
 
 
-def _plot_latency_retrieval(result: dict, path: Path) -> Path:
+def _histogram(series: dict[str, list[float]], xlabel: str, path: Path, title: str = "") -> Path:
+    """One latency histogram per labelled series, overlaid."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    for m in result["methods"]:
-        ax.hist([q["methods"][m]["latency_ms"] for q in result["questions"]], bins=30, alpha=0.55, label=m)
-    ax.set_xlabel("search latency (ms)")
+    for label, values in series.items():
+        ax.hist(values, bins=30, alpha=0.55 if len(series) > 1 else 1.0, label=label)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("questions")
-    ax.legend()
+    if len(series) > 1:
+        ax.legend()
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _plot_latency_retrieval(result: dict, path: Path) -> Path:
+    series = {m: [q["methods"][m]["latency_ms"] for q in result["questions"]] for m in result["methods"]}
+    return _histogram(series, "search latency (ms)", path)
 
 
 def _plot_latency_answers(result: dict, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.8))
-    vals = [q["latency_s"] for q in result["questions"]]
-    ax.hist(vals, bins=30, color="tab:green")
-    ax.set_xlabel("answer latency (s)")
-    ax.set_ylabel("questions")
-    ax.set_title(f"backend={result.get('backend')}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    series = {"answers": [q["latency_s"] for q in result["questions"]]}
+    return _histogram(series, "answer latency (s)", path, f"backend={result.get('backend')}")
 
 
 # ---------------------------------------------------------------- compare
