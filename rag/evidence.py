@@ -44,6 +44,13 @@ def passage_sentences(passages: list[Passage]) -> list[Sentence]:
     return out
 
 
+def evidence_sentences(passages: list[Passage]) -> tuple[list[Sentence], list[int]]:
+    """The passages' sentences that may serve as evidence (instruction-like text never does), and their
+    positions among all the passages' sentences (to pick their rows of the sentence vectors)."""
+    pairs = [(i, s) for i, s in enumerate(passage_sentences(passages)) if not INSTRUCTION_LIKE.search(s.text)]
+    return [s for _, s in pairs], [i for i, _ in pairs]
+
+
 def lexical_support(claim_tokens: list[str], sentence_tokens: set[str]) -> float:
     """Share of the claim's content words found in the sentence."""
     if not claim_tokens:

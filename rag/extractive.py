@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import arabic
-from .evidence import INSTRUCTION_LIKE, Sentence, passage_sentences, sentence_vectors
+from .evidence import Sentence, evidence_sentences, sentence_vectors
 from .models import Embedder
 from .types import Citation, Hit
 
@@ -29,12 +29,10 @@ class Extract:
 
 def select(question: str, q_vec: np.ndarray, hits: list[Hit], embedder: Embedder) -> Extract:
     passages = [h.passage for h in hits]
-    sents = [s for s in passage_sentences(passages) if not INSTRUCTION_LIKE.search(s.text)]
+    sents, keep = evidence_sentences(passages)
     if not sents:
         return Extract([])
-    allvecs = sentence_vectors(embedder).for_passages(passages)
-    keep = [i for i, s in enumerate(passage_sentences(passages)) if not INSTRUCTION_LIKE.search(s.text)]
-    cos = allvecs[keep] @ q_vec
+    cos = sentence_vectors(embedder).for_passages(passages)[keep] @ q_vec
     q_tokens = set(arabic.analyze(question))
     lex = np.array([len(q_tokens & set(arabic.analyze(s.text))) / max(1, len(q_tokens)) for s in sents])
     # Sentence cosines are only comparable within one question (cross-lingual ones run lower), so z-score them;

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import arabic
 from .chunking import sentence_spans
-from .evidence import INSTRUCTION_LIKE, SUPPORTED, cosine_support, lexical_support, passage_sentences, sentence_vectors
+from .evidence import SUPPORTED, cosine_support, evidence_sentences, lexical_support, sentence_vectors
 from .models import Embedder
 from .prompts import SYSTEM
 from .types import Citation, Hit
@@ -76,7 +76,7 @@ def verify(answer_text: str, hits: list[Hit], embedder: Embedder, question: str 
     # "claim. [1]" → "claim [1]." so the marker stays with its sentence.
     answer_text = _MARKS_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), answer_text)
     passages = [h.passage for h in hits]
-    sents = [s for s in passage_sentences(passages) if not INSTRUCTION_LIKE.search(s.text)]
+    sents, keep = evidence_sentences(passages)
     sent_tokens = [set(arabic.analyze(s.text)) for s in sents]
     # Words of the question and of our own prompt (small models echo it) are not inventions either.
     known = set().union(*sent_tokens, arabic.analyze(question), PROMPT_WORDS)
@@ -111,9 +111,7 @@ def verify(answer_text: str, hits: list[Hit], embedder: Embedder, question: str 
         support = lex
         if lex.max() < SUPPORTED:  # paraphrase or another language: ask the embeddings
             if vecs is None:
-                vecs = sentence_vectors(embedder).for_passages(passages)
-                keep = [i for i, s in enumerate(passage_sentences(passages)) if not INSTRUCTION_LIKE.search(s.text)]
-                vecs = vecs[keep]
+                vecs = sentence_vectors(embedder).for_passages(passages)[keep]
             q = embedder.embed_queries([claim])[0]
             support = np.maximum(lex, cosine_support(vecs @ q))
         numbers = {t for t in tokens if any(ch.isdigit() for ch in t)}
