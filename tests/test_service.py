@@ -141,3 +141,41 @@ def test_password_guards_a_wider_address(ui_settings, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_browser_shows_the_place_in_line(ui_settings, launched):
+    """In a real browser: an LLM question behind a busy model shows "position 1", then its answer."""
+    from gradio_client import Client
+    from playwright.sync_api import sync_playwright
+    from test_ui_browser import ARGS, CHROMIUM, FINAL
+
+    from ui.gate import LLMGate
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/install-browser.sh`")
+    with StubLLM(hold=True) as llm:
+        settings = replace(ui_settings, llm_base_url=llm.base_url, backend="openai")
+        url = launched(settings, gate=LLMGate(1, 8))
+        first = Client(url, verbose=False).submit(question=LLM_QUESTION, chat=[], backend="openai", top_k=5,
+                                                  language="auto", api_name="/ask")
+        deadline = time.time() + 60
+        while llm.active < 1 and time.time() < deadline:
+            time.sleep(0.1)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="ar")
+            page.goto(url, wait_until="domcontentloaded")
+            box = page.locator("#sanad-question textarea")
+            box.wait_for(timeout=60_000)
+            box.fill(LLM_QUESTION)
+            box.press("Enter")
+            waiting = page.locator(".sanad-waiting").last
+            waiting.wait_for(timeout=30_000)
+            assert "position 1" in waiting.inner_text() and "دورك: 1" in waiting.inner_text()
+            assert page.locator("#sanad-files").count() == 0  # uploads are off by default
+            llm.release()
+            page.wait_for_function(f"document.querySelectorAll({FINAL!r}).length > 0", timeout=120_000)
+            assert page.locator(".sanad-waiting").count() == 0
+            browser.close()
+        first.result(timeout=60)
