@@ -26,6 +26,15 @@ class UserError(Exception):  # CLI-only misuse (e.g. a path that does not exist)
     """A problem the user can fix; shown as one line, no traceback."""
 
 
+SEARCH_METHODS = ("dense", "bm25", "fused")
+MAX_K = 100
+
+
+def _check_k(k: int | None) -> None:
+    if k is not None and not 1 <= k <= MAX_K:
+        raise UserError(f"-k/--k must be between 1 and {MAX_K} (got {k})")
+
+
 def _settings(name: str | None = None):
     from dataclasses import replace
 
@@ -91,6 +100,9 @@ def search(
     """Print the passages that best match a question, with their scores."""
     from .engine import get_retriever
 
+    _check_k(k)
+    if method not in SEARCH_METHODS:  # checked before the model loads
+        raise UserError(f"--method {method!r} is not a search method; use one of {', '.join(SEARCH_METHODS)}")
     hits = get_retriever(_settings(name)).search(question, k, method)
     for h in hits:
         scores = "  ".join(f"{n}={v:.3f}" for n, v in (("score", h.score), ("dense", h.dense), ("bm25", h.bm25))
@@ -112,6 +124,7 @@ def ask(
     from .generation import answer_stream
     from .types import Answer
 
+    _check_k(k)
     final, streamed = None, ""
     for item in answer_stream(question, top_k=k, backend=backend, language=language, settings=_settings(name)):
         if isinstance(item, Answer):
@@ -160,11 +173,21 @@ def models_install_llm() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 7860,
+    insecure_no_auth: Annotated[bool, typer.Option(
+        "--insecure-no-auth", help="Allow a non-loopback host without SANAD_AUTH (anyone reaching it may use it)")
+    ] = False,
 ) -> None:
-    """Start the chat web UI."""
+    """Start the chat web UI (loopback only unless SANAD_AUTH sets a password)."""
+    from ui.access import check_exposure, parse_auth
+
+    if not 0 < port < 65536:
+        raise UserError(f"--port must be between 1 and 65535 (got {port})")
+    settings = get_settings()
+    # Refused before Gradio and the model load, so a wrong setup fails in a second with one line.
+    check_exposure(host, parse_auth(settings.auth), insecure_no_auth or settings.allow_no_auth)
     from ui.app import serve as serve_ui
 
-    serve_ui(host=host, port=port)
+    serve_ui(host=host, port=port, allow_no_auth=insecure_no_auth)
 
 
 from .evaluation.cli import eval_app  # noqa: E402  (registered last: its commands import their work lazily)
@@ -172,19 +195,41 @@ from .evaluation.cli import eval_app  # noqa: E402  (registered last: its comman
 app.add_typer(eval_app, name="eval")
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def main() -> None:
-    """Entry point: user errors become one clear line and exit code 2, never a traceback."""
+    """Entry point: user errors (bad options and settings included) become one clear line and exit code 2,
+    never a traceback or a usage panel."""
+    try:
+        from typer import _click as click  # typer ≥ 0.2x vendors its own click
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        import click
+
     from .errors import SanadError
 
     try:
-        app()
+        rc = app(standalone_mode=False)  # usage errors come back to us instead of being printed as a panel
     except (UserError, SanadError) as exc:
-        print(f"error: {exc}", file=sys.stderr)  # plain print: rich would wrap the one line
+        print(f"error: {_one_line(exc)}", file=sys.stderr)  # plain print: rich would wrap the one line
         sys.exit(2)
-    except KeyboardInterrupt:
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `sanad` or `sanad index`: the help, as before
+        exc.show()
+        sys.exit(2)
+    except click.exceptions.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx else "sanad"
+        print(f"error: {_one_line(exc.format_message())} (see `{cmd} --help`)", file=sys.stderr)
+        sys.exit(2)
+    except click.exceptions.ClickException as exc:
+        print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        rc = 130
+    if rc == 130:
         err.print("interrupted; the previous index is intact")
-        sys.exit(130)
-
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)
 
 if __name__ == "__main__":
     main()

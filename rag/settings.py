@@ -1,12 +1,15 @@
 """One typed settings object, read from `SANAD_*` environment variables."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
+
+from .errors import SanadError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SEEDS_DIR = PACKAGE_DIR / "data" / "seeds"
@@ -44,6 +47,13 @@ class Settings:
     llm_max_tokens: int = 384
     llm_context: int = 4096
     max_question_chars: int = 2000
+    # LLM answers run at most `llm_concurrency` at once with `llm_queue` more waiting; beyond that a request
+    # is told "busy" at once, so generating answers can never take the workers extractive answers need.
+    llm_concurrency: int = 1
+    llm_queue: int = 8
+    auth: str = ""  # "user:password[,user2:password2]" or the path of a file with one user:password a line
+    allow_no_auth: bool = False  # serve beyond loopback without auth (explicit opt-in)
+    uploads: bool = False  # the UI's "add articles" box; off unless asked for
 
     @property
     def index_path(self) -> Path:
@@ -54,25 +64,75 @@ class Settings:
         return self.home / "models"
 
 
-def _coerce(value: str, typ):
-    if typ in (Path, "Path"):
+class SettingsError(SanadError, ValueError):
+    """A `SANAD_*` variable with a value that cannot be used; the message names it and what it expects."""
+
+
+EMBED_NAMES = ("e5-small", "use-multilingual")
+BACKENDS = ("extractive", "llamacpp", "openai")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+# Lowest (and highest) value each number may take; anything else is a mistake caught at start-up.
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "top_k": (1, 100), "dense_weight": (0.0, 1.0), "min_score": (-1.0, 1.0), "min_score_cross": (-1.0, 1.0),
+    "llm_timeout": (0.1, 86400), "llm_max_tokens": (1, 1 << 20), "llm_context": (256, 1 << 21),
+    "max_question_chars": (1, 1 << 20), "llm_concurrency": (1, 1024), "llm_queue": (0, 100_000),
+}
+
+
+def _var(name: str) -> str:
+    return f"SANAD_{name.upper()}"
+
+
+def _coerce(value: str, typ, name: str = "value"):
+    """`value` as the field's type; SettingsError naming the variable and the expected type otherwise."""
+    typ = getattr(typ, "__name__", typ)
+    var = _var(name)
+    if typ == "Path":
         return Path(value).expanduser()
-    if typ in (int, "int"):
-        return int(value)
-    if typ in (float, "float"):
-        return float(value)
+    if typ == "bool":
+        low = value.strip().lower()
+        if low in _TRUE or low in _FALSE:
+            return low in _TRUE
+        raise SettingsError(f"{var}={value!r} is not a boolean; use 1/0, true/false, yes/no or on/off")
+    if typ in ("int", "float"):
+        try:
+            number = int(value) if typ == "int" else float(value)
+        except ValueError:
+            kind = "an integer" if typ == "int" else "a number"
+            raise SettingsError(f"{var}={value!r} is not {kind}") from None
+        if typ == "float" and not math.isfinite(number):
+            raise SettingsError(f"{var}={value!r} is not a finite number")
+        low, high = _BOUNDS.get(name, (-math.inf, math.inf))
+        if not low <= number <= high:
+            raise SettingsError(f"{var}={value!r} is out of range; expected {low:g} to {high:g}")
+        return number
     return value
 
 
+def _check(s: Settings) -> Settings:
+    """Values that parse but cannot work: name the variable and what it accepts."""
+    if s.backend not in BACKENDS:
+        raise SettingsError(f"SANAD_BACKEND={s.backend!r} is not a backend; use one of {', '.join(BACKENDS)}")
+    if s.embed_model not in EMBED_NAMES:
+        folder = Path(s.embed_model).expanduser()
+        if not ((folder / "modules.json").is_file() or (folder / "config.json").is_file()):
+            raise SettingsError(f"SANAD_EMBED_MODEL={s.embed_model!r} is neither {' nor '.join(map(repr, EMBED_NAMES))}"
+                                " nor a sentence-transformers folder (one with modules.json or config.json)")
+    return s
+
+
 def from_env(env: dict[str, str] | None = None) -> Settings:
-    """Settings with every `SANAD_<FIELD>` variable applied, e.g. SANAD_TOP_K=8, SANAD_HOME=/data/sanad."""
+    """Settings with every `SANAD_<FIELD>` variable applied, e.g. SANAD_TOP_K=8, SANAD_HOME=/data/sanad.
+
+    A value of the wrong type or range raises SettingsError (one line, naming the variable)."""
     env = os.environ if env is None else env
     overrides = {}
     for f in fields(Settings):
-        raw = env.get(f"SANAD_{f.name.upper()}")
+        raw = env.get(_var(f.name))
         if raw not in (None, ""):
-            overrides[f.name] = _coerce(raw, f.type)
-    return replace(Settings(), **overrides)
+            overrides[f.name] = _coerce(raw, f.type, f.name)
+    return _check(replace(Settings(), **overrides))
 
 
 @lru_cache(maxsize=1)

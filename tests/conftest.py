@@ -90,7 +90,7 @@ def ui_url(ui_settings):
     from ui.app import build_app
 
     get_retriever(ui_settings)  # load before the first request
-    app = build_app()
+    app = build_app(replace(ui_settings, uploads=True))  # the UI tests add articles: uploads are off by default
     port = free_port()
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     try:

@@ -13,6 +13,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ from rag.settings import Settings, get_settings
 from rag.types import Answer
 
 from . import render
+from .access import check_exposure, is_loopback, parse_auth
 from .examples import EXAMPLES
+from .gate import LLMBusy, LLMGate, shared_gate
 from .uploads import MAX_UPLOAD_BYTES, add_files
 
 log = logging.getLogger("sanad.ui")
@@ -33,7 +36,7 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 CSS = (ASSETS / "sanad.css").read_text(encoding="utf-8")
 JS = (ASSETS / "sanad.js").read_text(encoding="utf-8")
 HEAD = f"<script>{JS}</script>"
-CONCURRENCY = 4  # answers served at once; others wait in the queue without freezing anyone's page
+CONCURRENCY = 4  # extractive answers served at once; others wait in the queue without freezing anyone's page
 LANGUAGES = [("تلقائي · Auto", "auto"), ("العربية", "ar"), ("English", "en")]
 GENERIC_ERROR = {
     "ar": "حدث خطأ غير متوقع أثناء الإجابة. حاول مرة أخرى.",
@@ -111,9 +114,45 @@ def _msg(role: str, content: str) -> dict[str, str]:
     return {"role": role, "content": content}
 
 
-def build_app(settings: Settings | None = None, answer_stream: AnswerStream | None = None) -> gr.Blocks:
-    """The chat UI. `answer_stream` defaults to `rag.answer_stream` (looked up when the first question comes)."""
+@dataclass(frozen=True)
+class Waiting:
+    """An LLM request's place in line (1 = next)."""
+
+    position: int
+
+
+def _through_gate(gate: LLMGate, start: Callable[[], Iterator]) -> Iterator:
+    """`start()`'s items once the gate admits us, `Waiting` items before; the slot is given back however we end
+    (finished, failed, or closed because the client went away)."""
+    ticket = gate.join()
+    try:
+        last = 0
+        while not gate.wait(ticket, 0.5):
+            pos = gate.position(ticket)
+            if pos and pos != last:
+                last = pos
+                yield Waiting(pos)
+        yield from start()
+    finally:
+        gate.leave(ticket)
+
+
+def render_waiting(position: int, lang: str) -> str:
+    return (f'<div class="sanad-msg sanad-answer sanad-pending sanad-waiting" dir="{render.direction(lang)}" '
+            f'lang="{lang}"><span class="sanad-dots"></span> بانتظار نموذج اللغة، دورك: {position} · '
+            f'<span dir="ltr">Waiting for the language model, position {position}</span></div>')
+
+
+def build_app(settings: Settings | None = None, answer_stream: AnswerStream | None = None,
+              gate: LLMGate | None = None) -> gr.Blocks:
+    """The chat UI. `answer_stream` defaults to `rag.answer_stream` (looked up when the first question comes).
+
+    LLM answers pass `gate` (default: the process-wide one sized by SANAD_LLM_CONCURRENCY / SANAD_LLM_QUEUE);
+    the "ask" worker pool has room for all of them plus CONCURRENCY extractive answers, which therefore never
+    wait behind a language model."""
     settings = settings or get_settings()
+    gate = gate or shared_gate(settings.llm_concurrency, settings.llm_queue)
+    ask_workers = CONCURRENCY + gate.capacity + gate.queue
     backends = _backends(settings)
     default_backend = settings.backend if settings.backend in backends else backends[0]
 
@@ -129,10 +168,18 @@ def build_app(settings: Settings | None = None, answer_stream: AnswerStream | No
         stream = answer_stream or _default_answer_stream()
         extra = {"settings": settings} if _accepts(stream, "settings") else {}
         partial, final = "", None
+
+        def start() -> Iterator:
+            return stream(question, history=history or None, top_k=int(top_k), backend=backend,
+                          language=None if language == "auto" else language, **extra)
+
         try:
-            for item in stream(question, history=history or None, top_k=int(top_k), backend=backend,
-                               language=None if language == "auto" else language, **extra):
-                if isinstance(item, Answer):
+            uses_llm = (backend or settings.backend) != "extractive"
+            for item in _through_gate(gate, start) if uses_llm else start():
+                if isinstance(item, Waiting):
+                    chat[-1] = _msg("assistant", render_waiting(item.position, lang))
+                    yield gr.skip(), chat, history
+                elif isinstance(item, Answer):
                     final = item
                 elif isinstance(item, str) and item:
                     partial += item
@@ -142,6 +189,9 @@ def build_app(settings: Settings | None = None, answer_stream: AnswerStream | No
                 raise RuntimeError("answer_stream ended without an Answer")
             chat[-1] = _msg("assistant", render.render_answer(final, uuid.uuid4().hex[:8]))
             history = history + [_msg("user", question), _msg("assistant", final.text)]
+        except LLMBusy as exc:
+            chat[-1] = _msg("assistant", render.render_error(f"نموذج اللغة مشغول الآن؛ حاول بعد قليل أو استخدم "
+                                                             f"المولّد الاستخراجي · {exc}", lang))
         except SanadError as exc:
             chat[-1] = _msg("assistant", render.render_error(str(exc), lang))
         except Exception:
@@ -229,28 +279,34 @@ def build_app(settings: Settings | None = None, answer_stream: AnswerStream | No
                                       elem_id="sanad-topk")
                     language = gr.Radio(LANGUAGES, value="auto", label="لغة الإجابة · Answer language",
                                         elem_id="sanad-language")
-                with gr.Accordion("إضافة مقالات · Add articles", open=True, elem_id="sanad-upload"):
-                    files = gr.File(
-                        file_count="multiple",
-                        label="ملفات · Files",
-                        elem_id="sanad-files",
-                        height=120,
-                    )
-                    gr.Markdown(f"`.txt` `.html` `.jsonl` `.csv` — ≤ {MAX_UPLOAD_BYTES // 2**20} MB",
-                                elem_classes=["sanad-hint"])
-                    upload_status = gr.Markdown(elem_id="sanad-upload-status")
+                files = upload_status = None
+                if settings.uploads:  # off by default: anyone who reaches the page could add articles
+                    with gr.Accordion("إضافة مقالات · Add articles", open=True, elem_id="sanad-upload"):
+                        files = gr.File(
+                            file_count="multiple",
+                            label="ملفات · Files",
+                            elem_id="sanad-files",
+                            height=120,
+                        )
+                        gr.Markdown(f"`.txt` `.html` `.jsonl` `.csv` — ≤ {MAX_UPLOAD_BYTES // 2**20} MB",
+                                    elem_classes=["sanad-hint"])
+                        upload_status = gr.Markdown(elem_id="sanad-upload-status")
                 index_info = gr.Markdown(elem_id="sanad-index-info")
 
         ask_inputs = [question, chatbot, history, backend, top_k, language]
         ask_outputs = [question, chatbot, history]
-        question.submit(ask, ask_inputs, ask_outputs, api_name="ask")
-        send.click(ask, ask_inputs, ask_outputs, api_name=False)
+        # One worker group for every way of asking, sized so that waiting/running LLM answers leave
+        # CONCURRENCY workers to extractive ones (the gate turns away LLM requests beyond its line).
+        pool = {"concurrency_limit": ask_workers, "concurrency_id": "ask"}
+        question.submit(ask, ask_inputs, ask_outputs, api_name="ask", **pool)
+        send.click(ask, ask_inputs, ask_outputs, api_name=False, **pool)
         examples.click(lambda sample: sample[0] if isinstance(sample, list) else sample, examples, question,
-                       api_name=False, queue=False).then(ask, ask_inputs, ask_outputs, api_name=False)
+                       api_name=False, queue=False).then(ask, ask_inputs, ask_outputs, api_name=False, **pool)
         clear.click(lambda: ([], [], ""), None, [chatbot, history, question], api_name=False, queue=False)
         chatbot.clear(lambda: [], None, history, api_name=False, queue=False)  # the chat's own trash button
-        files.upload(upload, files, [upload_status, files, index_info], api_name="add_articles",
-                     concurrency_limit=1)
+        if files is not None:
+            files.upload(upload, files, [upload_status, files, index_info], api_name="add_articles",
+                         concurrency_limit=1)
         app.load(lambda: _index_summary(settings), None, index_info, api_name=False)
     app.queue(default_concurrency_limit=CONCURRENCY)
     return app
@@ -270,13 +326,21 @@ def _terminal_progress() -> Callable[[int, int], None]:
     return cb
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Load (or first build) the default index, then serve the chat UI until interrupted."""
+def serve(host: str = "127.0.0.1", port: int = 7860, allow_no_auth: bool = False) -> None:
+    """Load (or first build) the default index, then serve the chat UI until interrupted.
+
+    Beyond loopback a password (SANAD_AUTH) is required unless `allow_no_auth` / SANAD_ALLOW_NO_AUTH=1."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("sanad").setLevel(logging.INFO)
     from rag.engine import ensure_default_index, get_retriever
 
     settings = get_settings()
+    auth = parse_auth(settings.auth)
+    allow_no_auth = allow_no_auth or settings.allow_no_auth
+    check_exposure(host, auth, allow_no_auth)  # before any slow loading: a refused setup fails at once
+    if not auth and not is_loopback(host):
+        print(f"WARNING: serving on {host} with no password (--insecure-no-auth): anyone who can reach it may use "
+              "it" + (" and add articles" if settings.uploads else ""), file=sys.stderr, flush=True)
     if not (settings.index_path / "manifest.json").exists():
         print(f"Building the index at {settings.index_path} from the bundled articles (first run)…",
               file=sys.stderr, flush=True)
@@ -289,4 +353,5 @@ def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
           file=sys.stderr, flush=True)
     app = build_app(settings)
     print(f"Sanad is at http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    app.launch(server_name=host, server_port=port, show_error=False, quiet=True)
+    app.launch(server_name=host, server_port=port, show_error=False, quiet=True, auth=auth or None,
+               auth_message="سند · Sanad")
