@@ -28,7 +28,7 @@ from . import arabic
 from .chunking import ChunkSpec, chunk_article, sentence_spans
 from .corpus import Deduper, LoadResult
 from .errors import CorpusError, IndexProblem
-from .fsutil import fsync_dir, fsync_file, fsync_tree, write_atomic
+from .fsutil import fsync_dir, fsync_tree, write_atomic
 from .models import Embedder
 from .types import Article, Passage
 

@@ -12,7 +12,6 @@ import pytest
 
 from rag import engine
 from rag.errors import IndexProblem
-from rag.settings import SEEDS_DIR
 from rag.store import FORMAT_VERSION, load_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,4 +67,3 @@ def test_corrupt_default_index_names_a_repair_that_works(user_index, embedder):
                           cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert _titles(user_index, embedder) == titles
-    assert SEEDS_DIR.exists()
