@@ -1,7 +1,6 @@
 """The `sanad` command: build and inspect indexes, search, ask, serve the UI, evaluate."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -51,21 +50,28 @@ def _progress() -> Progress:
 def index_build(
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders of articles (default: bundled seeds)")] = None,
     name: Annotated[str | None, typer.Option(help="Index name under the index folder")] = None,
-    rebuild: Annotated[bool, typer.Option(help="Start from scratch instead of adding to the existing index")] = False,
+    rebuild: Annotated[bool, typer.Option(help="Start from scratch with the given files; without files, "
+                                          "re-embed the index's own stored articles (repairs it)")] = False,
     hnsw: Annotated[bool, typer.Option(help="Approximate HNSW vectors (large corpora) instead of exact search")] = False,
 ) -> None:
     """Clean, chunk, embed and index articles; an existing index is extended, old passages are not re-embedded."""
     from .engine import build
+    from .store import NoArticles
 
     settings = _settings(name)
-    paths = paths or [SEEDS_DIR]
+    paths = paths or ([] if rebuild else [SEEDS_DIR])  # --rebuild alone: from the index's stored articles
     for p in paths:
         if not p.exists():
             raise UserError(f"{p}: no such file or folder")
-    with _progress() as bar:
-        task = bar.add_task("embedding passages", total=None)
-        report = build(paths, settings, rebuild=rebuild, faiss_kind="hnsw" if hnsw else "flat",
-                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    try:
+        with _progress() as bar:
+            task = bar.add_task("embedding passages", total=None)
+            report = build(paths, settings, rebuild=rebuild, faiss_kind="hnsw" if hnsw else "flat",
+                           progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except NoArticles as exc:
+        for name_, why in exc.skipped:
+            err.print(f"[yellow]skipped[/] {name_}: {why}", highlight=False)
+        raise
     for name_, why in report.skipped:
         err.print(f"[yellow]skipped[/] {name_}: {why}")
     console.print(f"{report.path}: +{report.added_articles} articles, +{report.added_passages} passages "
@@ -76,14 +82,10 @@ def index_build(
 @index_app.command("info")
 def index_info(name: Annotated[str | None, typer.Option(help="Index name")] = None) -> None:
     """Show an index's manifest."""
-    from .errors import IndexProblem
-    from .store import rebuild_hint
+    from .store import read_manifest
 
     path = _settings(name).index_path
-    manifest = path / "manifest.json"
-    if not manifest.exists():
-        raise IndexProblem(f"no index at {path}; {rebuild_hint(path)}")
-    info = json.loads(manifest.read_text(encoding="utf-8"))
+    info = dict(read_manifest(path))  # IndexProblem (one line, with a recovery command) when missing or corrupt
     info.pop("files", None)
     console.print(f"[bold]{path}[/]")
     for k, v in info.items():

@@ -1,11 +1,13 @@
 """Process-wide access to the configured index and retriever, loaded once and shared.
 
 The default index is built from the bundled seed articles on first use, so `from rag import answer`
-works out of the box.
+works out of the box. Seeds go only into an index folder that holds nothing; an index in an older format
+has its own stored articles re-embedded; a corrupt one is reported (IndexProblem), never replaced.
+A cached retriever is reloaded when another process commits a newer version of its index.
 """
 from __future__ import annotations
 
-import json
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,52 +16,71 @@ from . import corpus
 from .models import get_embedder
 from .retrieval import Retriever
 from .settings import SEEDS_DIR, Settings, get_settings
-from .store import FORMAT_VERSION, BuildReport, build_index, load_index
+from .store import BuildReport, NoArticles, build_index, holds_nothing, index_state, load_index
 
 _lock = threading.RLock()
-_retrievers: dict[Path, Retriever] = {}
+_retrievers: dict[Path, tuple[Retriever, tuple[int, int, int] | None]] = {}
 
 
 def build(paths: list[Path], settings: Settings | None = None, *, rebuild: bool = False, faiss_kind: str = "flat",
           progress: Callable[[int, int], None] | None = None) -> BuildReport:
-    """Clean, chunk, embed and add the articles under `paths` to the configured index."""
+    """Clean, chunk, embed and add the articles under `paths` to the configured index.
+
+    `rebuild` with `paths` starts the index from those files alone; `rebuild` without paths re-embeds the
+    articles the index itself stores (the repair for a corrupt, outdated or other-model index), or builds
+    from the bundled seeds when the index holds nothing."""
     settings = settings or get_settings()
+    path = settings.index_path
+    restore = rebuild and not paths
+    if restore and holds_nothing(path):
+        paths, restore = [SEEDS_DIR], False
+    loaded = corpus.load(paths) if paths else corpus.LoadResult()
+    if not loaded.articles and not restore:
+        raise NoArticles(loaded.skipped)  # before the embedding model is loaded
     embedder = get_embedder(settings)
-    loaded = corpus.load(paths)
-    report = build_index(settings.index_path, loaded, embedder, rebuild=rebuild, faiss_kind=faiss_kind,
-                         progress=progress)
+    report = build_index(path, loaded, embedder, rebuild=rebuild and not restore, restore=restore,
+                         faiss_kind=faiss_kind, progress=progress)
     with _lock:
-        _retrievers.pop(settings.index_path, None)  # the next search sees the new articles
+        _retrievers.pop(path, None)  # the next search sees the new articles
     return report
 
 
 def ensure_default_index(settings: Settings | None = None,
                          progress: Callable[[int, int], None] | None = None) -> BuildReport | None:
-    """Build the default index from the bundled seeds when there is none yet."""
+    """Build the default index from the bundled seeds when its folder holds nothing yet, and migrate it when
+    it is in an older format (its own articles are re-embedded). Anything else is left for load_index to
+    accept or report."""
     settings = settings or get_settings()
     if settings.index_name != "default":
         return None
-    manifest = settings.index_path / "manifest.json"
-    if not manifest.exists():
+    state = index_state(settings.index_path)
+    if state == "empty":
         return build([SEEDS_DIR], settings, progress=progress)
-    try:
-        outdated = json.loads(manifest.read_text(encoding="utf-8")).get("format_version") != FORMAT_VERSION
-    except ValueError:
-        outdated = True
-    if outdated:  # an index from an older Sanad: the default one is rebuilt from the bundled seeds
-        return build([SEEDS_DIR], settings, rebuild=True, progress=progress)
+    if state == "outdated":
+        return build([], settings, rebuild=True, progress=progress)
     return None
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """Identifies the committed version cheaply: each commit renames a new manifest in (new inode)."""
+    try:
+        st = os.stat(path / "manifest.json")
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def get_retriever(settings: Settings | None = None) -> Retriever:
     settings = settings or get_settings()
+    path = settings.index_path
     with _lock:
-        cached = _retrievers.get(settings.index_path)
-        if cached is not None:
-            return cached
+        cached = _retrievers.get(path)
+        if cached is not None and cached[1] is not None and cached[1] == _stamp(path):
+            return cached[0]
         ensure_default_index(settings)
         embedder = get_embedder(settings)
-        index = load_index(settings.index_path, embedder.model_id)
+        stamp = _stamp(path)  # taken before loading: a commit during the load means one more reload later
+        index = load_index(path, embedder.model_id)
         retriever = Retriever(index, embedder, dense_weight=settings.dense_weight)
-        _retrievers[settings.index_path] = retriever
+        _retrievers[path] = (retriever, stamp)
         return retriever

