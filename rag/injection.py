@@ -21,31 +21,33 @@ REMOVED = "[removed: instruction-like text]"
 # Zero-width characters, soft hyphen, combining grapheme joiner, bidi embeddings/overrides/isolates/marks.
 _INVISIBLE = "\u00ad\u034f\u061c\u115f\u1160\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e" \
              "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a\u206b\u206c\u206d\u206e\u206f\ufeff"
-_DROP = {ord(c): None for c in _INVISIBLE}
-_AS_SPACE = {ord(c): " " for c in _INVISIBLE}
+_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
 # Look-alikes NFKC leaves alone (Cyrillic and Greek letters that read as Latin ones).
-_CONFUSABLE = str.maketrans("аеорсухіѕјԁɡӏοανιкмтвнАЕОРСУХІЅЈΟΑΝΙΚΜΤВН",
-                            "aeopcyxisjdgloavikmtbhaeopcyxisjoavikmtbh")
+_LOOKALIKE, _LATIN = "аеорсухіѕјԁɡӏοανιкмтвнАЕОРСУХІЅЈΟΑΝΙΚΜΤВН", "aeopcyxisjdgloavikmtbhaeopcyxisjoavikmtbh"
+_CONFUSABLE = str.maketrans(_LOOKALIKE, _LATIN)
+_HAS_LOOKALIKE = re.compile(f"[{_LOOKALIKE}]")
 _SPACED = re.compile(r"(?<!\w)(?:\w[ \-_*·.]){3,}\w(?!\w)")  # "i g n o r e", "ت-ج-ا-ه-ل"
 _SPACES = re.compile(r"\s+")
 
 
-def _fold(text: str, invisible: dict) -> str:
-    text = unicodedata.normalize("NFKC", text).translate(invisible).translate(_CONFUSABLE)
+def _fold(text: str, invisible: str) -> str:
+    text = _INVISIBLE_RE.sub(invisible, unicodedata.normalize("NFKC", text))
+    if _HAS_LOOKALIKE.search(text):  # str.translate costs ~1 µs a character: only when needed
+        text = text.translate(_CONFUSABLE)
     text = _SPACES.sub(" ", arabic.normalize(text))
     return _SPACED.sub(lambda m: re.sub(r"[ \-_*·.]", "", m.group()), text)
 
 
 def _hamza_kept(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).translate(_DROP)
+    text = _INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text))
     return _SPACES.sub(" ", arabic.strip_diacritics(text))
 
 
 def folded(text: str) -> list[str]:
     """The forms the patterns are matched on: invisible characters dropped, and read as spaces (a zero-width
     space may be standing in for a word break)."""
-    a, b = _fold(text, _DROP), _fold(text, _AS_SPACE)
-    return [a] if a == b else [a, b]
+    a = _fold(text, "")
+    return [a, _fold(text, " ")] if _INVISIBLE_RE.search(text) else [a]
 
 
 # Arabic in the patterns is written folded, as arabic.normalize leaves it: ا for أ/إ/آ, ي for ى, ه for ة.
@@ -66,7 +68,7 @@ _EN_RULES = r"(?:instructions?|prompts?|rules|directions|guidelines|directives|c
 _EN_AI = r"(?:ai|a\.i\.|ai assistant|assistant|chat ?bot|language model|llm|gpt|chatgpt)"
 _W = r"(?:\S+ ){0,3}?"  # up to three words in between
 
-_PATTERNS = [
+_PATTERNS_EN = [
     # English: imperatives against the instructions, or against "the above".
     _EN_IGNORE + rf" {_W}{_EN_BEFORE} {_W}{_EN_RULES}\b",
     r"\b(?:ignore|disregard|forget|override|overrule|bypass|discard|drop)\b (?:all|any|every|your|these) "
@@ -96,6 +98,8 @@ _PATTERNS = [
     r"\b(?:when|if) (?:you are |you're )?(?:asked|questioned) (?:about|for|whether)\b.{0,60}, (?:always |just |"
     r"only |please )?(?:answer|say|reply|respond|tell (?:them|the user))\b",
     r"\b(?:answer|reply|respond|say) (?:that|with) .{0,80}\b(?:to|for) (?:every|any|all) (?:question|user|query)",
+]
+_PATTERNS_AR = [
     # Arabic: imperatives against the instructions.
     _AR_IGNORE + rf" {_PLEASE}(?:كل|جميع|كافه|اي) (?:هذه )?{_AR_RULES}",
     _AR_IGNORE + rf" {_PLEASE}{_AR_RULES} (?:\S+ ){{0,2}}?{_AR_BEFORE}(?!\w)",
@@ -109,7 +113,7 @@ _PATTERNS = [
     r"(?<!\w)(?:ملاحظه|تنبيه|تعليمات|تعليمه|تذكير) (?:هامه |مهمه |عاجله |خاصه )?(?:الي |لل|ل)" + _AR_AI,
     r"(?<!\w)(?:ايها|يا|عزيزي|عزيزتي) " + _AR_AI,
     r"(?<!\w)الي " + _AR_AI + r"\s*:",
-    r"(?<!\w)(?:رساله |ملاحظه )?الي (?:الذكاء ال?اصطناعي|النموذج اللغوي|المساعد الذكي|المساعد الالي|روبوت الدردشه"
+    r"(?<!\w)الي (?:الذكاء ال?اصطناعي|النموذج اللغوي|المساعد الذكي|المساعد الالي|روبوت الدردشه"
     r"|الشات ?بوت)(?!\w)",
     r"^\W*(?:المساعد|الذكاء الاصطناعي|تعليمات النظام|موجه النظام)\s*:",
     r"(?<!\w)اذا كنت (?:مساعدا|نموذجا|ذكاء اصطناعيا|روبوتا|برنامج ذكاء|نموذج لغه|شات ?بوت)",
@@ -118,23 +122,37 @@ _PATTERNS = [
     r"(?:\S+ ){0,3}?[وف]?(?:" + _AR_SAY + r"|انت|ستجيب|ستقول|عليك|يجب عليك|لا تجب|لا تقل)(?!\w)",
     r"(?<!\w)ف?(?:اجب|اجيبي|اجيبوا) (?:دائما |فقط |ب?كل |علي كل |عن كل )?(?:ب|بان|بانه|بانها|ان|انه|بنعم|بلا|"
     r"بكلمه|بالعباره|بالجمله|علي (?:اي|كل|جميع)|عن (?:اي|كل|جميع))",
-    r"(?<!\w)[وف]?(?:اكتب|اكتبي|اكتبوا) (?:فقط|حرفيا|الكلمه|كلمه|العباره|عباره)(?!\w)",
     r"(?<!\w)[وف]?(?:رد|ردي|ردوا|اجب) (?:فقط|دائما) (?:ب|علي|عن)",
     r"(?<!\w)انت ال[ا]?ن (?:\S+ )?(?:مساعد|نموذج|روبوت|بوت|لست|حر|في وضع|غير مقيد|تعمل)",
-    r"(?<!\w)(?:اليك|هذه|اتبع|اتبعي|نفذ|نفذي) (?:ال)?تعليمات(?:ك)? (?:ال)?جديده|(?<!\w)(?:ال)?تعليمات (?:ال)?جديده\s*:"
-    r"|(?<!\w)تعليماتك (?:ال)?جديده",
+    r"(?<!\w)(?:اليك|هذه|اتبع|اتبعي|نفذ|نفذي) (?:ال)?تعليمات(?:ك)? (?:ال)?جديده",
+    r"تعليمات (?:ال)?جديده\s*:|تعليماتك (?:ال)?جديده",
 ]
-_INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE | re.MULTILINE)
-# "قل إن" (say that…) and the idiom "قلّ أن" (seldom) differ only in the hamza, which folding removes: this one
-# pattern runs on text that keeps it.
-_SAY_THAT = re.compile(r"(?<!\w)[وف]?(?:قل|قولوا) (?:دائما |فقط |للمستخدم |للسائل |لمن يسأل )?(?:إن|إنه|إنها|بأن)"
-                       r"(?!\w)")
-
+_PATTERNS = _PATTERNS_EN + _PATTERNS_AR
+# Folded text is lower-case already; without IGNORECASE the engine can skip ahead on literal prefixes. Each
+# script's patterns run only on text that has letters of that script.
+_EN = re.compile("|".join(f"(?:{p})" for p in _PATTERNS_EN), re.MULTILINE)
+_AR = re.compile("|".join(f"(?:{p})" for p in _PATTERNS_AR), re.MULTILINE)
+_HAS_EN = re.compile(r"[a-z]")
+_HAS_AR = re.compile(r"[\u0600-\u06ff]")
+# Imperatives that differ from other words only in the hamza, which folding removes, run on text that keeps it:
+# "قل إن" (say that…) / the idiom "قلّ أن" (seldom); "اكتب" (write!) / "أكتب" (I write). "قل إن كان…" is a
+# conditional (a Quranic formula quoted in the press), not an order.
+_HAMZA_KEPT = re.compile(
+    r"(?<!\w)[وف]?(?:قل|قولوا) (?:دائما |فقط |للمستخدم |للسائل |لمن يسأل )?(?:إن|إنه|إنها|بأن)(?!\w)"
+    r"(?! كان| كنت| كنتم)|"
+    r"(?<!\w)[وف]?(?:اكتب|اكتبي|اكتبوا) (?:فقط|حرفيا|الكلمة|كلمة|العبارة|عبارة)(?!\w)"
+)
 
 @lru_cache(maxsize=50_000)
 def is_instruction(sentence: str) -> bool:
     """True when the sentence reads as an instruction to an assistant rather than as news."""
-    return any(_INSTRUCTION.search(f) for f in folded(sentence)) or bool(_SAY_THAT.search(_hamza_kept(sentence)))
+    forms = folded(sentence)
+    for f in forms:
+        if (_HAS_EN.search(f) and _EN.search(f)) or (_HAS_AR.search(f) and _AR.search(f)):
+            return True
+    if any("قل" in f or "قولوا" in f or "اكتب" in f for f in forms):  # cheap pre-check for the hamza patterns
+        return bool(_HAMZA_KEPT.search(_hamza_kept(sentence)))
+    return False
 
 
 def neutralise(text: str) -> str:
