@@ -135,12 +135,13 @@ _AR = re.compile("|".join(f"(?:{p})" for p in _PATTERNS_AR), re.MULTILINE)
 _HAS_EN = re.compile(r"[a-z]")
 _HAS_AR = re.compile(r"[\u0600-\u06ff]")
 # Imperatives that differ from other words only in the hamza, which folding removes, run on text that keeps it:
-# "قل إن" (say that…) / the idiom "قلّ أن" (seldom); "اكتب" (write!) / "أكتب" (I write). "قل إن كان…" is a
+# "قل إن" (say that…) / the idiom "قلّ أن" (seldom); "اكتب" (write!) / "أكتب" (I write; "ان اكتب" when the
+# writer drops the hamza). "قل إن كان…" is a
 # conditional (a Quranic formula quoted in the press), not an order.
 _HAMZA_KEPT = re.compile(
     r"(?<!\w)[وف]?(?:قل|قولوا) (?:دائما |فقط |للمستخدم |للسائل |لمن يسأل )?(?:إن|إنه|إنها|بأن)(?!\w)"
     r"(?! كان| كنت| كنتم)|"
-    r"(?<!\w)[وف]?(?:اكتب|اكتبي|اكتبوا) (?:فقط|حرفيا|الكلمة|كلمة|العبارة|عبارة)(?!\w)"
+    r"(?<!أن )(?<!ان )(?<!لن )(?<!لم )(?<!\w)[وف]?(?:اكتب|اكتبي|اكتبوا) (?:فقط|حرفيا|الكلمة|كلمة|العبارة|عبارة)(?!\w)"
 )
 
 @lru_cache(maxsize=50_000)
