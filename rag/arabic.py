@@ -33,6 +33,11 @@ _STOP_EN = set(
 )
 
 
+def strip_diacritics(text: str) -> str:
+    """Harakat and tatweel out; letters (hamza forms included) kept as written."""
+    return _DIACRITICS.sub("", text)
+
+
 def normalize(text: str) -> str:
     """Fold Arabic spelling variants: diacritics and tatweel out, alef forms → ا, ى → ي, ة → ه, ؤ/ئ → و/ي."""
     text = unicodedata.normalize("NFKC", text)

@@ -5,7 +5,6 @@ written in English can be checked against an Arabic passage. Passage sentence ve
 """
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -13,16 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chunking import sentence_spans
+from .injection import is_instruction
 from .models import Embedder
 from .types import Passage
 
-# Text in a source that tries to instruct the model is never evidence for anything.
-INSTRUCTION_LIKE = re.compile(
-    r"ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?)|disregard (all |the )?"
-    r"(previous|prior|above) |system prompt|you are now|reply (only )?with|"
-    r"تجاهل (كل |جميع )?(التعليمات|الأوامر|التوجيهات)|انس (كل )?التعليمات",
-    re.IGNORECASE,
-)
 # e5 cosine between a sentence and an unrelated one sits near 0.75; paraphrases reach 0.88+.
 COS_FLOOR, COS_FULL = 0.80, 0.90
 SUPPORTED = 0.5  # support at or above this backs a claim
@@ -45,9 +38,9 @@ def passage_sentences(passages: list[Passage]) -> list[Sentence]:
 
 
 def evidence_sentences(passages: list[Passage]) -> tuple[list[Sentence], list[int]]:
-    """The passages' sentences that may serve as evidence (instruction-like text never does), and their
-    positions among all the passages' sentences (to pick their rows of the sentence vectors)."""
-    pairs = [(i, s) for i, s in enumerate(passage_sentences(passages)) if not INSTRUCTION_LIKE.search(s.text)]
+    """The passages' sentences that may serve as evidence (text that tries to instruct the model never does),
+    and their positions among all the passages' sentences (to pick their rows of the sentence vectors)."""
+    pairs = [(i, s) for i, s in enumerate(passage_sentences(passages)) if not is_instruction(s.text)]
     return [s for _, s in pairs], [i for i, _ in pairs]
 
 
@@ -84,14 +77,15 @@ class SentenceVectors:
             spans = np.array(sentence_spans(passage.text), dtype=np.int32).reshape(-1, 2)
             if spans.shape == indexed[0].shape and (spans == indexed[0]).all():  # not a trimmed copy
                 return indexed[1]
+        key = f"{passage.id}\0{hash(passage.text)}"  # a trimmed copy shares the passage's id, not its text
         with self._lock:
-            if passage.id in self._cache:
-                self._cache.move_to_end(passage.id)
-                return self._cache[passage.id]
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         texts = [passage.text[s:e] for s, e in sentence_spans(passage.text)]
         vecs = self.embedder.embed_passages(texts) if texts else np.zeros((0, self.embedder.dim), np.float32)
         with self._lock:
-            self._cache[passage.id] = vecs
+            self._cache[key] = vecs
             while len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)
         return vecs

@@ -5,6 +5,7 @@ construction. For an English question over Arabic sources it says so in English 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,8 @@ from .types import Citation, Hit
 SELECTION = {"ar": (2, 0.8), "en": (3, 1.2)}
 W_SEMANTIC, W_LEXICAL, W_PRIOR = 1.0, 1.0, 1.0
 MAX_QUOTE_CHARS = 400
+# A source's own reference marks ("… الشرقية [3]") must not read as Sanad's citations once quoted.
+_SOURCE_MARK = re.compile(r"\[(\s*\d+(?:\s*[,،\-–]\s*\d+)*\s*)\]")
 
 
 @dataclass
@@ -59,7 +62,13 @@ def _z(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
 
 
+def unmark(text: str) -> str:
+    """Bracketed numbers in source text → parenthesised ("[3]" → "(3)"): only Sanad writes "[n]"."""
+    return _SOURCE_MARK.sub(r"(\1)", text)
+
+
 def _quote(text: str) -> str:
+    text = unmark(text)
     return text if len(text) <= MAX_QUOTE_CHARS else text[:MAX_QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
 
 
@@ -80,7 +89,7 @@ def compose(extract: Extract, hits: list[Hit], language: str) -> tuple[list[str]
     if language == "en":
         titles = {hits[s.passage_index].passage.title for s, _ in extract.sentences}
         lead = ("The sources are in Arabic. The most relevant passages"
-                f" ({'; '.join(sorted(titles))[:200]}) say:")
+                f" ({unmark('; '.join(sorted(titles)))[:200]}) say:")
         pieces = [lead] + [f"\n- {p}" for p in pieces]
     else:
         pieces = ["بحسب المقالات: "] + [(" " if i else "") + p for i, p in enumerate(pieces)]

@@ -7,6 +7,7 @@ from functools import lru_cache
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from .chunking import sentence_spans
+from .injection import neutralise
 from .types import Hit
 
 SYSTEM = {
@@ -56,12 +57,17 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def present(text: str) -> str:
+    """Passage text as the model sees it: instruction-like sentences replaced by a marker, then escaped."""
+    return escape(neutralise(text))
+
+
 def _fit(text: str, budget: int) -> str:
     """The longest run of whole leading sentences that fits the budget ('' when not even one does)."""
     out = ""
     for s, e in sentence_spans(text):
         candidate = text[:e]
-        if count_tokens(escape(candidate)) > budget:
+        if count_tokens(present(candidate)) > budget:
             break
         out = candidate
     return out
@@ -73,18 +79,19 @@ def pack_sources(hits: list[Hit], budget: int) -> tuple[str, list[Hit]]:
     model actually saw)."""
     blocks, shown, spent = [], [], count_tokens("<sources>\n</sources>")
     for hit in hits:
-        head = f'<source id="{len(shown) + 1}" title="{escape(hit.passage.title)}">\n'
+        title = present(hit.passage.title).replace('"', "&quot;")
+        head = f'<source id="{len(shown) + 1}" title="{title}">\n'
         tail = "\n</source>\n"
         room = budget - spent - count_tokens(head + tail)
         if room <= 0:
             break
         text = hit.passage.text
-        if count_tokens(escape(text)) > room:
+        if count_tokens(present(text)) > room:
             text = _fit(text, room)
             if not text:
                 continue
             hit = replace(hit, passage=replace(hit.passage, text=text, end=hit.passage.start + len(text)))
-        block = head + escape(text) + tail
+        block = head + present(text) + tail
         blocks.append(block)
         shown.append(hit)
         spent += count_tokens(block)

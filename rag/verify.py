@@ -14,6 +14,7 @@ import numpy as np
 from . import arabic
 from .chunking import sentence_spans
 from .evidence import SUPPORTED, cosine_support, evidence_sentences, lexical_support, sentence_vectors
+from .injection import is_instruction
 from .models import Embedder
 from .prompts import SYSTEM
 from .types import Citation, Hit
@@ -21,6 +22,8 @@ from .types import Citation, Hit
 CITE = re.compile(r"\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]")
 MIN_CLAIM_TOKENS = 2  # shorter sentences ("Yes.") carry no checkable claim
 PROMPT_WORDS = set(arabic.analyze(" ".join(SYSTEM.values()) + " sources source article articles مقالات إخبارية"))
+# A yes/no answer's opening word states nothing a source could contain.
+ANSWER_WORDS = set(arabic.analyze("نعم بلى كلا yes no indeed"))
 
 
 @dataclass
@@ -78,8 +81,10 @@ def verify(answer_text: str, hits: list[Hit], embedder: Embedder, question: str 
     passages = [h.passage for h in hits]
     sents, keep = evidence_sentences(passages)
     sent_tokens = [set(arabic.analyze(s.text)) for s in sents]
-    # Words of the question and of our own prompt (small models echo it) are not inventions either.
-    known = set().union(*sent_tokens, arabic.analyze(question), PROMPT_WORDS)
+    # Words of our own prompt (small models echo it) are not inventions. The question's words are no support:
+    # a model that echoes the question ("نعم، الرئيس استقال") has only restated what was asked.
+    known = set().union(*sent_tokens, PROMPT_WORDS, ANSWER_WORDS)
+    asked = set(arabic.analyze(question)) | ANSWER_WORDS
     source_lang = passages[0].lang if passages else "ar"
     result = Verified("", [])
     kept_sentences: list[str] = []
@@ -101,13 +106,24 @@ def verify(answer_text: str, hits: list[Hit], embedder: Embedder, question: str 
                 kept_sentences.append(claim)  # a lead-in ("According to the articles:"); any other fragment goes
             continue
 
-        invented = invented_words(tokens, known, _lang(claim) == source_lang)
+        if is_instruction(claim):  # a model repeating an instruction planted in a source
+            result.counts["unsupported_sentences"] += 1
+            result.changes.append(f"removed an instruction-like sentence: {claim[:60]}")
+            continue
+        same_language = _lang(claim) == source_lang
+        invented = invented_words(tokens, known, same_language)
         if invented:
             result.counts["unsupported_sentences"] += 1
             result.changes.append(f"removed a sentence with words no source contains ({' '.join(invented[:4])}): "
                                   f"{claim[:60]}")
             continue
-        lex = np.array([lexical_support(tokens, st) for st in sent_tokens])
+        # What the claim says beyond the question is what a source must back.
+        beyond = [t for t in tokens if t not in asked]
+        if not beyond:
+            result.counts["unsupported_sentences"] += 1
+            result.changes.append(f"removed a sentence that only restates the question: {claim[:60]}")
+            continue
+        lex = np.array([lexical_support(beyond, st) for st in sent_tokens])
         support = lex
         if lex.max() < SUPPORTED:  # paraphrase or another language: ask the embeddings
             if vecs is None:
@@ -118,6 +134,9 @@ def verify(answer_text: str, hits: list[Hit], embedder: Embedder, question: str 
         if numbers:  # a figure or date is the claim's point: only a sentence stating it can support it
             states = np.array([numbers <= st for st in sent_tokens])
             support = np.where(states, support, np.minimum(support, SUPPORTED - 0.01))
+        if same_language:  # a sentence sharing only the question's words with the claim is on topic, no more
+            adds = np.array([any(t in st for t in beyond) for st in sent_tokens])
+            support = np.where(adds, support, np.minimum(support, SUPPORTED - 0.01))
 
         best_by_passage: dict[int, int] = {}
         for j, s in enumerate(sents):

@@ -244,7 +244,7 @@ def test_rendered_answer_escapes_every_article_text_and_links_citations():
     assert "x&lt;y&gt;.txt" in out
     assert '<a class="sanad-cite" href="#src-m1-1"' in out and 'id="src-m1-1"' in out
     assert '<mark>وقال الوزير إن &lt;script&gt;alert(1)&lt;/script&gt; الاتفاق &quot;قريب&quot;.</mark>' in out
-    assert "sanad-cite-missing" in out  # [3] names no shown passage: flagged, not linked
+    assert "sanad-cite-missing" not in out and "[3]" in out  # [3] is no verified citation: plain text, no link
     assert out.index("<details") < out.index('id="src-m1-2"')  # the uncited passage is collapsed
     assert 'dir="rtl"' in out.split(">", 1)[0]
 

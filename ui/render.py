@@ -173,10 +173,10 @@ def _source_card(src: _Source, msg_id: str, lang: str, cited: bool) -> str:
 
 
 def _link_citations(escaped_text: str, msg_id: str, sources: dict[int, _Source]) -> str:
+    """Draw `[n]` as a link only where n is one of the answer's verified citations; any other bracketed number
+    (a source's own reference mark quoted in the answer) stays plain text."""
     def one(n: int) -> str:
-        src = sources.get(n)
-        if src is None:
-            return f'<span class="sanad-cite-missing">{n}</span>'
+        src = sources[n]
         quote = " … ".join(src.hit.passage.text[s:e] for s, e in src.quotes)
         quote = quote if len(quote) <= 220 else quote[:220].rsplit(" ", 1)[0] + " …"
         tip = _esc(src.hit.passage.title) + (f"&#10;«{_esc(quote)}»" if quote else "")
@@ -185,6 +185,8 @@ def _link_citations(escaped_text: str, msg_id: str, sources: dict[int, _Source])
 
     def repl(m: re.Match) -> str:
         nums = [int(x) for x in re.split(r"\s*[,،]\s*", m.group(1))]
+        if not all(n in sources for n in nums):
+            return m.group(0)
         sep = '<span class="sanad-br">, </span>'
         return ('<span class="sanad-cites"><span class="sanad-br">[</span>' + sep.join(one(n) for n in nums)
                 + '<span class="sanad-br">]</span></span>')
