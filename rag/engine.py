@@ -21,11 +21,14 @@ _retrievers: dict[Path, Retriever] = {}
 
 
 def build(paths: list[Path], settings: Settings | None = None, *, rebuild: bool = False, faiss_kind: str = "flat",
-          progress: Callable[[int, int], None] | None = None) -> BuildReport:
-    """Clean, chunk, embed and add the articles under `paths` to the configured index."""
+          progress: Callable[[int, int], None] | None = None,
+          ingest_progress: corpus.Progress | None = None) -> BuildReport:
+    """Clean, chunk, embed and add the articles under `paths` to the configured index.
+
+    `ingest_progress(stage, done, total)` reports reading and de-duplication (see `corpus.load`)."""
     settings = settings or get_settings()
     embedder = get_embedder(settings)
-    loaded = corpus.load(paths)
+    loaded = corpus.load(paths, progress=ingest_progress)
     report = build_index(settings.index_path, loaded, embedder, rebuild=rebuild, faiss_kind=faiss_kind,
                          progress=progress)
     with _lock:
