@@ -49,11 +49,11 @@ class _RowLog:
     def __init__(self, name: str, result: LoadResult) -> None:
         self.name, self.result, self.count = name, result, 0
 
-    def row(self, line: int | tuple[int, int], why: str) -> None:
+    def row(self, first: int, why: str, last: int | None = None) -> None:
+        """Report the row on lines first..last (one line when last is None)."""
         self.count += 1
         if self.count <= MAX_ROW_REPORTS:
-            where = f"{line[0]}-{line[1]}" if isinstance(line, tuple) and line[1] != line[0] else \
-                str(line[0] if isinstance(line, tuple) else line)
+            where = f"{first}-{last}" if last is not None and last != first else str(first)
             self.result.skipped.append((f"{self.name}:{where}", why))
 
     def close(self) -> None:
@@ -362,7 +362,7 @@ def _csv_articles(path: Path, name: str, log: _RowLog, tick: Callable[[int], Non
             lost = end - start + 1
             why = (f"a quote opened on line {start} is never closed" if "end of data" in str(exc)
                    else f"malformed CSV quoting ({exc})")
-            log.row((start, end), f"{why}; {lost} line{'s' * (lost > 1)} not loaded")
+            log.row(start, f"{why}; {lost} line{'s' * (lost > 1)} not loaded", end)
             bad.clear()
             continue
         end = reader.line_num
@@ -376,14 +376,14 @@ def _csv_articles(path: Path, name: str, log: _RowLog, tick: Callable[[int], Non
             bad.clear()
             continue
         if bad:
-            log.row((start, end), f"not UTF-8 (bad byte at offset {bad[0]})")
+            log.row(start, f"not UTF-8 (bad byte at offset {bad[0]})", end)
             bad.clear()
             continue
         if not any(c.strip() for c in rec):
             continue
         readable_rows[0] += 1
         if len(rec) > len(header):
-            log.row((start, end), f"{len(rec)} fields where the header has {len(header)} (an unquoted comma?)")
+            log.row(start, f"{len(rec)} fields where the header has {len(header)} (an unquoted comma?)", end)
             continue
         row = dict(zip(header, rec + [""] * (len(header) - len(rec))))
         art = make_article(rec[body_col] if body_col < len(rec) else "", title=_meta(row.get("title")),
@@ -392,7 +392,7 @@ def _csv_articles(path: Path, name: str, log: _RowLog, tick: Callable[[int], Non
         if art:
             out.append(art)
         else:
-            log.row((start, end), _TOO_SHORT)
+            log.row(start, _TOO_SHORT, end)
     if header is None:
         raise CorpusError(f"{name}: no CSV header")
     return out
@@ -479,16 +479,21 @@ def load(paths: list[Path] | Path, known: "Deduper | None" = None, progress: Pro
     found: list[tuple[str, Article]] = []
     for (path, name), size in zip(files, sizes):
         log = _RowLog(name, result)
+
+        def tick(n: int, base: int = done, size: int = size) -> None:
+            report("reading", base + min(n, size), total)
+
+        articles: list[Article] | None = None
         try:
-            articles = _load(path, name, log, lambda n, base=done, size=size: report("reading", base + min(n, size),
-                                                                                    total))
+            articles = _load(path, name, log, tick)
         except CorpusError as exc:
             msg = str(exc)
             result.skipped.append((name, msg[len(name) + 2:] if msg.startswith(name + ": ") else msg))
-            articles = None
         except OSError as exc:
             result.skipped.append((name, exc.strerror or str(exc)))
-            articles = None
+        except Exception as exc:  # noqa: BLE001 -- one odd file must not stop the others; said, not hidden
+            result.skipped.append((name, f"unexpected error while reading ({type(exc).__name__}: "
+                                         f"{' '.join(str(exc).split())[:120]})"))
         finally:
             log.close()
             done += size

@@ -298,3 +298,16 @@ def test_damaged_row_in_a_utf8_file_costs_that_row_only(tmp_path):
     result = corpus.load(path)
     assert len(result.articles) == 3
     assert list(reasons(result)) == ["mixed.jsonl:2"] and "not UTF-8" in reasons(result)["mixed.jsonl:2"]
+
+
+def test_an_unexpected_failure_costs_one_file_and_is_reported(tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text("عنوان\n" + body(1), encoding="utf-8")
+    (tmp_path / "b.html").write_text(f"<p>{body(2)}</p>", encoding="utf-8")
+
+    def broken(*_):
+        raise ValueError("parser bug\nsecond line")
+
+    monkeypatch.setattr(corpus, "_html_article", broken)
+    result = corpus.load(tmp_path)
+    assert [a.source for a in result.articles] == ["a.txt"]
+    assert reasons(result) == {"b.html": "unexpected error while reading (ValueError: parser bug second line)"}
