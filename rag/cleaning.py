@@ -27,24 +27,28 @@ _BOILERPLATE_LINES = re.compile(
 # Lines that mention a newsletter or social-follow prompt.
 _PROMO = re.compile(r"(اشترك|إشترك).{0,40}(البريدية|النشرة)|(لتصلك|ليصلك) (آخر|اخر) (الأخبار|اخبار)|"
                     r"subscribe to our newsletter|follow us on", re.IGNORECASE)
+_PROMO_MAX = 200  # characters: a promo is a short line; a paragraph that mentions a newsletter is kept
 _BULLET = re.compile(r"^\s*(?:[•·▪►◄‣◦●■□–-]|\*(?!\*))\s*")
 _SENTENCE_END = re.compile(r"[.!?؟…»\"”)]\s*$")
 # `&` touching Arabic text or spaces is what `&nbsp;` leaves behind; `AT&T` stays.
 _NBSP_AMP = re.compile(r"(?<=[\u0600-\u06FF\s:،.\"»])&|&(?=[\u0600-\u06FF\s\"«])")
 _NEXT_PREV = re.compile(r"^(?:Next\s+Previous\s+)")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+# Terminal colour codes, stray control characters (NUL...), BOMs inside the text, and line breaks other than \n.
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0e-\x1f\x7f\ufeff]")
+_BREAKS = re.compile(r"\r\n?|[\x0b\x0c\x85\u2028\u2029]")
 
 
 def clean_lines(text: str) -> list[str]:
     """The body lines of a scraped article, boilerplate removed, each stripped."""
-    text = html.unescape(text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = html.unescape(_CONTROL.sub("", _BREAKS.sub("\n", text)))
     text = _NBSP_AMP.sub(" ", text)
     lines = []
     for raw in text.split("\n"):
         line = _SPACES.sub(" ", raw).strip()
         line = _NEXT_PREV.sub("", line)
         bare = _BULLET.sub("", line).strip()
-        if not bare or _BOILERPLATE_LINES.match(bare) or _PROMO.search(bare):
+        if not bare or _BOILERPLATE_LINES.match(bare) or (len(bare) <= _PROMO_MAX and _PROMO.search(bare)):
             continue
         lines.append(line)
     lines = _drop_trailing_bullets(lines)
@@ -52,8 +56,13 @@ def clean_lines(text: str) -> list[str]:
     return _drop_repeated_leads(lines)
 
 
+def clean_field(value: str) -> str:
+    """A one-line metadata value (title, url, date) without control characters or stray BOMs."""
+    return " ".join(_CONTROL.sub("", value).split())
+
+
 def _is_bullet(line: str) -> bool:
-    return bool(_BULLET.match(line)) and len(line.split()) <= 25
+    return bool(_BULLET.match(line)) and len(line.split(None, 26)) <= 25
 
 
 def _drop_trailing_bullets(lines: list[str]) -> list[str]:
@@ -67,7 +76,7 @@ def _drop_trailing_bullets(lines: list[str]) -> list[str]:
 def _drop_leading_menu(lines: list[str]) -> list[str]:
     # Site menus are runs of one- or two-word lines before the headline.
     start = 0
-    while start < len(lines) - 1 and len(lines[start].split()) <= 2 and not _SENTENCE_END.search(lines[start]):
+    while start < len(lines) - 1 and len(lines[start].split(None, 3)) <= 2 and not _SENTENCE_END.search(lines[start]):
         start += 1
     return lines[start:]
 
@@ -87,7 +96,7 @@ def _drop_repeated_leads(lines: list[str]) -> list[str]:
 
 def looks_like_title(line: str) -> bool:
     """A headline: short, and not ending like a sentence."""
-    words = len(line.split())
+    words = len(line.split(None, 21))  # at most 22 pieces: a 50 MB line is not split whole
     return 2 <= words <= 20 and not re.search(r"[.!؟?:،,]\s*$", line)
 
 
@@ -99,5 +108,5 @@ def split_title(lines: list[str]) -> tuple[str, list[str]]:
 
 
 def fallback_title(body: str, words: int = 10) -> str:
-    head = body.split()[:words]
-    return " ".join(head) + (" …" if len(body.split()) > words else "")
+    head = body.split(None, words)
+    return " ".join(head[:words]) + (" …" if len(head) > words else "")

@@ -63,17 +63,32 @@ def index_build(
     for p in paths:
         if not p.exists():
             raise UserError(f"{p}: no such file or folder")
+    from rich.markup import escape
+
+    def show_skipped(skipped) -> None:
+        for name_, why in skipped:  # file names and reasons are data: no markup, no highlighting
+            err.print(f"[yellow]skipped[/] {escape(name_)}: {escape(why)}", highlight=False)
+
     try:
         with _progress() as bar:
-            task = bar.add_task("embedding passages", total=None)
+            # One bar per stage: reading (KiB of input), finding duplicates (articles), embedding (passages).
+            stages = {"reading": ("reading files (KiB)", 1024), "duplicates": ("finding duplicates", 1)}
+            tasks: dict[str, int] = {}
+
+            def show(stage: str, done: int, total: int | None) -> None:
+                label, unit = stages.get(stage, (stage, 1))
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(label, total=None)
+                bar.update(tasks[stage], completed=-(-done // unit),
+                           total=None if total is None else -(-total // unit))
+
             report = build(paths, settings, rebuild=rebuild, faiss_kind="hnsw" if hnsw else "flat",
-                           progress=lambda done, total: bar.update(task, completed=done, total=total))
+                           progress=lambda done, total: show("embedding passages", done, total),
+                           ingest_progress=show)
     except NoArticles as exc:
-        for name_, why in exc.skipped:
-            err.print(f"[yellow]skipped[/] {name_}: {why}", highlight=False)
+        show_skipped(exc.skipped)
         raise
-    for name_, why in report.skipped:
-        err.print(f"[yellow]skipped[/] {name_}: {why}")
+    show_skipped(report.skipped)
     console.print(f"{report.path}: +{report.added_articles} articles, +{report.added_passages} passages "
                   f"({report.duplicates} duplicates skipped) → {report.total_articles} articles, "
                   f"{report.total_passages} passages in {report.seconds:.1f}s")

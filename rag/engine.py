@@ -23,18 +23,20 @@ _retrievers: dict[Path, tuple[Retriever, tuple[int, int, int] | None]] = {}
 
 
 def build(paths: list[Path], settings: Settings | None = None, *, rebuild: bool = False, faiss_kind: str = "flat",
-          progress: Callable[[int, int], None] | None = None) -> BuildReport:
+          progress: Callable[[int, int], None] | None = None,
+          ingest_progress: corpus.Progress | None = None) -> BuildReport:
     """Clean, chunk, embed and add the articles under `paths` to the configured index.
 
     `rebuild` with `paths` starts the index from those files alone; `rebuild` without paths re-embeds the
     articles the index itself stores (the repair for a corrupt, outdated or other-model index), or builds
-    from the bundled seeds when the index holds nothing."""
+    from the bundled seeds when the index holds nothing. `ingest_progress(stage, done, total)` reports
+    reading and de-duplication (see `corpus.load`)."""
     settings = settings or get_settings()
     path = settings.index_path
     restore = rebuild and not paths
     if restore and holds_nothing(path):
         paths, restore = [SEEDS_DIR], False
-    loaded = corpus.load(paths) if paths else corpus.LoadResult()
+    loaded = corpus.load(paths, progress=ingest_progress) if paths else corpus.LoadResult()
     if not loaded.articles and not restore:
         raise NoArticles(loaded.skipped)  # before the embedding model is loaded
     embedder = get_embedder(settings)

@@ -91,7 +91,7 @@ def test_formats_and_bad_files_are_reported_not_fatal(tmp_path):
     skipped = dict(result.skipped)
     assert "not UTF-8" in skipped["e.txt"]
     assert "c.jsonl:2" in skipped
-    assert "f.pdf" not in skipped  # folders only yield supported types; an explicit .pdf is refused:
+    assert skipped["f.pdf"] == "unsupported type .pdf"  # listed, not silently ignored; an explicit .pdf raises:
     with pytest.raises(Exception):
         corpus.load_file(tmp_path / "f.pdf", corpus.LoadResult())
 
