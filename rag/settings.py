@@ -44,6 +44,7 @@ class Settings:
     llm_max_tokens: int = 384
     llm_context: int = 4096
     max_question_chars: int = 2000
+    plugins: str = ""  # comma-separated modules with `register_backends(register)` (rag/backends/registry.py)
 
     @property
     def index_path(self) -> Path:
