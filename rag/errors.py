@@ -20,3 +20,7 @@ class IndexProblem(SanadError, RuntimeError):
 
 class LLMError(SanadError, RuntimeError):
     """The language model is unreachable, timed out, missing, or answered nothing usable."""
+
+
+class ConfigError(SanadError, ValueError):
+    """A setting (SANAD_* variable, option or plugin) that cannot be used; the message names it."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import SanadError
+from .errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SEEDS_DIR = PACKAGE_DIR / "data" / "seeds"
@@ -55,6 +55,7 @@ class Settings:
     auth: str = ""  # "user:password[,user2:password2]" or the path of a file with one user:password a line
     allow_no_auth: bool = False  # serve beyond loopback without auth (explicit opt-in)
     uploads: bool = False  # the UI's "add articles" box; off unless asked for
+    plugins: str = ""  # comma-separated modules with `register_backends(register)` (rag/backends/registry.py)
 
     @property
     def index_path(self) -> Path:
@@ -78,12 +79,7 @@ def check_index_name(name: str) -> str:
     return name
 
 
-class SettingsError(SanadError, ValueError):
-    """A `SANAD_*` variable with a value that cannot be used; the message names it and what it expects."""
-
-
 EMBED_NAMES = ("e5-small", "use-multilingual")
-BACKENDS = ("extractive", "llamacpp", "openai")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 # Lowest (and highest) value each number may take; anything else is a mistake caught at start-up.
@@ -99,7 +95,7 @@ def _var(name: str) -> str:
 
 
 def _coerce(value: str, typ, name: str = "value"):
-    """`value` as the field's type; SettingsError naming the variable and the expected type otherwise."""
+    """`value` as the field's type; ConfigError naming the variable and the expected type otherwise."""
     typ = getattr(typ, "__name__", typ)
     var = _var(name)
     if typ == "Path":
@@ -108,30 +104,28 @@ def _coerce(value: str, typ, name: str = "value"):
         low = value.strip().lower()
         if low in _TRUE or low in _FALSE:
             return low in _TRUE
-        raise SettingsError(f"{var}={value!r} is not a boolean; use 1/0, true/false, yes/no or on/off")
+        raise ConfigError(f"{var}={value!r} is not a boolean; use 1/0, true/false, yes/no or on/off")
     if typ in ("int", "float"):
         try:
             number = int(value) if typ == "int" else float(value)
         except ValueError:
             kind = "an integer" if typ == "int" else "a number"
-            raise SettingsError(f"{var}={value!r} is not {kind}") from None
+            raise ConfigError(f"{var}={value!r} is not {kind}") from None
         if typ == "float" and not math.isfinite(number):
-            raise SettingsError(f"{var}={value!r} is not a finite number")
+            raise ConfigError(f"{var}={value!r} is not a finite number")
         low, high = _BOUNDS.get(name, (-math.inf, math.inf))
         if not low <= number <= high:
-            raise SettingsError(f"{var}={value!r} is out of range; expected {low:g} to {high:g}")
+            raise ConfigError(f"{var}={value!r} is out of range; expected {low:g} to {high:g}")
         return number
     return value
 
 
 def _check(s: Settings) -> Settings:
     """Values that parse but cannot work: name the variable and what it accepts."""
-    if s.backend not in BACKENDS:
-        raise SettingsError(f"SANAD_BACKEND={s.backend!r} is not a backend; use one of {', '.join(BACKENDS)}")
     if s.embed_model not in EMBED_NAMES:
         folder = Path(s.embed_model).expanduser()
         if not ((folder / "modules.json").is_file() or (folder / "config.json").is_file()):
-            raise SettingsError(f"SANAD_EMBED_MODEL={s.embed_model!r} is neither {' nor '.join(map(repr, EMBED_NAMES))}"
+            raise ConfigError(f"SANAD_EMBED_MODEL={s.embed_model!r} is neither {' nor '.join(map(repr, EMBED_NAMES))}"
                                 " nor a sentence-transformers folder (one with modules.json or config.json)")
     return s
 
@@ -139,7 +133,7 @@ def _check(s: Settings) -> Settings:
 def from_env(env: dict[str, str] | None = None) -> Settings:
     """Settings with every `SANAD_<FIELD>` variable applied, e.g. SANAD_TOP_K=8, SANAD_HOME=/data/sanad.
 
-    A value of the wrong type or range raises SettingsError (one line, naming the variable)."""
+    A value of the wrong type or range raises ConfigError (one line, naming the variable)."""
     env = os.environ if env is None else env
     overrides = {}
     for f in fields(Settings):

@@ -175,3 +175,20 @@ def verify(answer_text: str, hits: list[Hit], embedder: Embedder, question: str 
     result.text = " ".join(kept_sentences).strip()
     result.citations = citations
     return result
+
+
+def check_quotes(text: str, quoted: list[Citation], hits: list[Hit]) -> Verified:
+    """Check a backend's own quotations: each citation must name a shown passage and quote it verbatim at the
+    offsets it gives. A citation that does not is dropped (and its marker no longer counts)."""
+    result = Verified(text, [])
+    for c in quoted:
+        ok = 1 <= c.number <= len(hits) and hits[c.number - 1].passage.text[c.start:c.end] == c.quote
+        if ok:
+            result.citations.append(c)
+            result.counts["kept"] += 1
+        else:
+            result.counts["dropped"] += 1
+            result.changes.append(f"citation [{c.number}] is not a quote of that source: {c.quote[:60]}")
+    if result.counts["dropped"]:
+        return Verified("", [], result.changes, result.counts)
+    return result

@@ -105,7 +105,7 @@ def test_loopback_hosts():
 
 
 def test_password_list_inline_and_file(tmp_path):
-    from rag.settings import SettingsError
+    from rag.errors import ConfigError
     from ui.access import check_exposure, parse_auth
 
     assert parse_auth("alice:s3:cret, bob:pw") == [("alice", "s3:cret"), ("bob", "pw")]
@@ -114,12 +114,12 @@ def test_password_list_inline_and_file(tmp_path):
     assert parse_auth(str(f)) == [("alice", "one"), ("carol", "two/three")]
     assert parse_auth("") == []
     for bad in ["alice", ":pw", "alice:", str(tmp_path / "missing"), str(tmp_path)]:
-        with pytest.raises(SettingsError):
+        with pytest.raises(ConfigError):
             parse_auth(bad)
     check_exposure("127.0.0.1", [], False)
     check_exposure("0.0.0.0", [("a", "b")], False)
     check_exposure("0.0.0.0", [], True)
-    with pytest.raises(SettingsError):
+    with pytest.raises(ConfigError):
         check_exposure("0.0.0.0", [], False)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from rag.settings import SettingsError
+from rag.errors import ConfigError
 
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
 
@@ -31,12 +31,12 @@ def parse_auth(value: str) -> list[tuple[str, str]]:
     path = Path(value).expanduser()
     source = "SANAD_AUTH"
     if ":" not in value and not path.is_file():
-        raise SettingsError(f"SANAD_AUTH={value!r} is neither user:password[,user2:password2] nor an existing file")
+        raise ConfigError(f"SANAD_AUTH={value!r} is neither user:password[,user2:password2] nor an existing file")
     if path.is_file():
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise SettingsError(f"SANAD_AUTH names the file {path}, which cannot be read ({exc.strerror or exc})")
+            raise ConfigError(f"SANAD_AUTH names the file {path}, which cannot be read ({exc.strerror or exc})")
         entries = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         source = f"SANAD_AUTH file {path}"
     else:
@@ -45,10 +45,10 @@ def parse_auth(value: str) -> list[tuple[str, str]]:
     for n, entry in enumerate(entries, 1):
         user, sep, password = entry.partition(":")
         if not sep or not user.strip() or not password:
-            raise SettingsError(f"{source}: entry {n} is not user:password (both non-empty)")
+            raise ConfigError(f"{source}: entry {n} is not user:password (both non-empty)")
         pairs.append((user.strip(), password))
     if not pairs:
-        raise SettingsError(f"{source} holds no user:password entry")
+        raise ConfigError(f"{source} holds no user:password entry")
     return pairs
 
 
@@ -56,6 +56,6 @@ def check_exposure(host: str, auth: list[tuple[str, str]], allow_no_auth: bool) 
     """Refuse to listen beyond loopback without a password, unless explicitly allowed."""
     if auth or allow_no_auth or is_loopback(host):
         return
-    raise SettingsError(f"refusing to serve on {host} without a password: anyone who can reach it could read and "
+    raise ConfigError(f"refusing to serve on {host} without a password: anyone who can reach it could read and "
                         "add articles; set SANAD_AUTH=user:password, or pass --insecure-no-auth "
                         "(SANAD_ALLOW_NO_AUTH=1) if that is really intended")

@@ -1,0 +1,69 @@
+"""Backends that write with a chat LLM through LangChain: the local GGUF (`llamacpp`) and any
+OpenAI-compatible server (`openai`). They differ only in how the chat model is made."""
+from __future__ import annotations
+
+from .. import prompts
+from ..errors import LLMError
+from ..settings import Settings
+from ..types import Hit
+from .base import Draft, Resources
+
+
+class ChatBackend:
+    name = ""
+
+    def available(self, settings: Settings) -> bool:
+        from .. import llm
+
+        return self.name in llm.available_backends(settings)
+
+    def model(self, settings: Settings):
+        from .. import llm
+
+        return llm.chat_model(settings, self.name)
+
+    def rewrite(self, query, res: Resources) -> str | None:
+        from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+        from ..llm import invoke_text
+
+        msgs = [SystemMessage(prompts.REWRITE)]
+        for m in query.history[-6:]:
+            text = m["content"][:1000]
+            msgs.append(HumanMessage(text) if m["role"] == "user" else AIMessage(text))
+        msgs.append(HumanMessage(query.text))
+        lines = invoke_text(self.model(res.settings), msgs).strip().splitlines()
+        return lines[0].strip() if lines and lines[0].strip() else None
+
+    def generate(self, query, hits: list[Hit], res: Resources) -> Draft:
+        from ..llm import stream_text
+
+        settings = res.settings
+        lang = query.answer_lang
+        messages, shown = prompts.build_messages(query.search_text, hits, lang, settings.llm_context,
+                                                 settings.llm_max_tokens)
+        model = self.model(settings)
+        draft = Draft(shown, iter(()), echo_words=prompts.SYSTEM[lang])
+
+        def chunks():
+            produced: list[str] = []
+            for chunk in stream_text(model, messages):
+                produced.append(chunk)
+                yield chunk
+            raw = "".join(produced).strip()
+            if not raw:
+                raise LLMError("the language model returned an empty answer")
+            # Our prompt tells the model the exact sentence to write when the sources hold no answer.
+            if prompts.REFUSAL[lang].rstrip(".") in raw or prompts.REFUSAL["en"].rstrip(".") in raw:
+                draft.refusal = "the model found no answer in the sources"
+
+        draft.chunks = chunks()
+        return draft
+
+
+class LlamaCppBackend(ChatBackend):
+    name = "llamacpp"
+
+
+class OpenAIBackend(ChatBackend):
+    name = "openai"

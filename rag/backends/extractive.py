@@ -1,0 +1,25 @@
+"""The offline backend: quote the retrieved sentences that best answer (no LLM; see rag/extractive.py)."""
+from __future__ import annotations
+
+from .. import extractive
+from ..settings import Settings
+from ..types import Hit
+from .base import Draft, Resources
+
+
+class ExtractiveBackend:
+    name = "extractive"
+
+    def available(self, settings: Settings) -> bool:
+        return True
+
+    def rewrite(self, query, res: Resources) -> str | None:
+        return None
+
+    def generate(self, query, hits: list[Hit], res: Resources) -> Draft:
+        q_vec = res.embed_query(query.search_text)[0]
+        chosen = extractive.select(query.search_text, q_vec, hits, res.embedder)
+        pieces, citations = extractive.compose(chosen, hits, query.answer_lang)
+        if not pieces:
+            return Draft(hits, iter(()), quoted=[], refusal="no sentence answers the question")
+        return Draft(hits, iter(pieces), quoted=citations)

@@ -1,0 +1,132 @@
+"""`Sanad`: one object, built from `Settings`, that owns the embedder, the index, the retriever, the backends
+and their caches. Everything a front end does goes through it.
+
+    s = Sanad(settings)                       # nothing is loaded until first used
+    s.ask("…")                                # a Response: iterate for text, then .answer
+    s.answer("…"), s.search("…", k=5), s.build([Path("articles/")])
+
+`rag.answer()` and friends use a default instance per settings (`sanad_for`).
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from . import engine
+from .backends import Registry, Resources, build_registry
+from .evidence import SentenceVectors, sentence_vectors
+from .generation import run
+from .models import Embedder, get_embedder
+from .query import make_query
+from .response import Response
+from .retrieval import Retriever
+from .settings import Settings, get_settings
+from .store import BuildReport, load_index
+from .types import Answer, Hit
+
+QUERY_CACHE = 256  # question vectors kept (answering embeds the question for retrieval and for selection)
+
+
+class Sanad:
+    def __init__(self, settings: Settings | None = None, *, registry: Registry | None = None,
+                 embedder: Embedder | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.backends = registry or build_registry(self.settings)
+        self._embedder = embedder
+        self._retriever: Retriever | None = None
+        self._loaded_stamp: tuple | None = None
+        self._lock = threading.RLock()  # guards lazy loading and the caches below
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    # -- owned parts, loaded on first use
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = get_embedder(self.settings)
+            return self._embedder
+
+    @property
+    def sentences(self) -> SentenceVectors:
+        return sentence_vectors(self.embedder)
+
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever over the configured index; reloaded when another process committed a newer version."""
+        with self._lock:
+            stamp = _manifest_stamp(self.settings.index_path)
+            if self._retriever is None or stamp != self._loaded_stamp:
+                engine.ensure_default_index(self.settings, embedder=self.embedder)
+                stamp = _manifest_stamp(self.settings.index_path)
+                index = load_index(self.settings.index_path, self.embedder.model_id)
+                self._retriever = Retriever(index, self.embedder, dense_weight=self.settings.dense_weight,
+                                            sentences=self.sentences)
+                self._loaded_stamp = stamp
+            return self._retriever
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            vec = self._query_vectors.get(text)
+            if vec is not None:
+                self._query_vectors.move_to_end(text)
+                return vec
+        vec = self.embedder.embed_queries([text])
+        with self._lock:
+            self._query_vectors[text] = vec
+            while len(self._query_vectors) > QUERY_CACHE:
+                self._query_vectors.popitem(last=False)
+        return vec
+
+    def resources(self) -> Resources:
+        return Resources(self.settings, self.embedder, self.sentences, self.embed_query)
+
+    # -- what front ends call
+
+    def search(self, text: str, k: int | None = None, method: str = "fused", lang: str | None = None) -> list[Hit]:
+        return self.retriever.search(text, k or self.settings.top_k, method, lang=lang,
+                                     query_vector=self.embed_query)
+
+    def ask(self, question: str, *, history: list[dict] | None = None, top_k: int | None = None,
+            backend: str | None = None, language: str | None = None) -> Response:
+        """Check the question now (errors raise here), then answer lazily as the Response is read."""
+        query = make_query(question, self.settings, history=history, top_k=top_k, backend=backend,
+                           language=language)
+        self.backends.get(query.backend)  # an unknown backend is the caller's error, raised now
+        return Response(run(self, query))
+
+    def answer(self, question: str, **kwargs) -> Answer:
+        return self.ask(question, **kwargs).answer
+
+    def build(self, paths: list[Path], *, rebuild: bool = False, faiss_kind: str = "flat",
+              progress: Callable[[int, int], None] | None = None) -> BuildReport:
+        report = engine.build(paths, self.settings, rebuild=rebuild, faiss_kind=faiss_kind, progress=progress,
+                              embedder=self.embedder)
+        with self._lock:
+            self._retriever = None  # the next search loads the new version
+        return report
+
+
+def _manifest_stamp(index_path: Path) -> tuple | None:
+    try:
+        st = (index_path / "manifest.json").stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+_default: dict[Settings, Sanad] = {}
+_default_lock = threading.Lock()
+
+
+def sanad_for(settings: Settings | None = None) -> Sanad:
+    """The shared instance for these settings (the current SANAD_* environment when None)."""
+    settings = settings or get_settings()
+    with _default_lock:
+        if settings not in _default:
+            _default[settings] = Sanad(settings)
+        return _default[settings]
