@@ -90,8 +90,10 @@ def search(
 ) -> None:
     """Print the passages that best match a question, with their scores."""
     from .engine import get_retriever
+    from .retrieval import check_question
 
-    hits = get_retriever(_settings(name)).search(question, k, method)
+    settings = _settings(name)
+    hits = get_retriever(settings).search(check_question(question, settings.max_question_chars), k, method)
     for h in hits:
         scores = "  ".join(f"{n}={v:.3f}" for n, v in (("score", h.score), ("dense", h.dense), ("bm25", h.bm25))
                            if v is not None)

@@ -25,10 +25,16 @@ METHODS = ("dense", "bm25", "fused")
 POOL = 100  # candidates taken from each method before fusion
 
 
-def check_question(question: str, max_chars: int = 2000) -> str:
+def nonempty_question(question: str) -> str:
     q = (question or "").strip()
     if not q:
         raise QueryError("the question is empty")
+    return q
+
+
+def check_question(question: str, max_chars: int) -> str:
+    """A user's question, checked once where it enters (limit: `Settings.max_question_chars`)."""
+    q = nonempty_question(question)
     if len(q) > max_chars:
         raise QueryError(f"the question is too long ({len(q)} characters; the limit is {max_chars})")
     return q
@@ -36,9 +42,12 @@ def check_question(question: str, max_chars: int = 2000) -> str:
 
 @dataclass
 class Retriever:
+    """Search over one index. `dense_weight` has no default of its own: pass `Settings.dense_weight`.
+    Questions' length is not checked here (the entry point did, and a follow-up rewrite may join two)."""
+
     index: Index
     embedder: Embedder
-    dense_weight: float = 0.6
+    dense_weight: float
     timings: dict[str, float] = field(default_factory=dict)
     _query_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -106,7 +115,7 @@ class Retriever:
     def search(self, question: str, k: int = 5, method: str = "fused", lang: str | None = None) -> list[Hit]:
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-        question = check_question(question)
+        question = nonempty_question(question)
         if self.size == 0:
             return []
         k = max(1, min(k, self.size))

@@ -101,3 +101,26 @@ def test_fuse_single_candidate_and_empty():
     empty = A([], dtype=np.float32)
     assert fusion.fuse(A([], dtype=np.int64), empty, empty, A([], dtype=bool), 0.5) == []
 
+
+# -- one source of truth for the question's length limit and the fusion weight
+
+def test_question_length_is_checked_only_with_the_callers_limit():
+    from rag.errors import QueryError
+    from rag.retrieval import check_question, nonempty_question
+
+    assert check_question("  سؤال ", 5) == "سؤال"
+    with pytest.raises(QueryError, match="too long .*limit is 10"):
+        check_question("x" * 11, 10)
+    with pytest.raises(TypeError):
+        check_question("سؤال")  # no built-in limit competing with Settings.max_question_chars
+    with pytest.raises(QueryError, match="empty"):
+        nonempty_question("   ")
+    # Retrieval's own guard: two 1,500-character follow-ups joined by the rewrite are still searchable.
+    assert len(nonempty_question("س" * 3001)) == 3001
+
+
+def test_retriever_takes_its_fusion_weight_from_the_caller():
+    from rag.retrieval import Retriever
+
+    (weight,) = [f for f in dataclasses.fields(Retriever) if f.name == "dense_weight"]
+    assert weight.default is dataclasses.MISSING and weight.default_factory is dataclasses.MISSING
