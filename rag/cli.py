@@ -115,12 +115,14 @@ def search(
     name: Annotated[str | None, typer.Option(help="Index name")] = None,
 ) -> None:
     """Print the passages that best match a question, with their scores."""
-    from .engine import get_retriever
+    from .query import check_question
+    from .sanad import sanad_for
 
     _check_k(k)
     if method not in SEARCH_METHODS:  # checked before the model loads
         raise UserError(f"--method {method!r} is not a search method; use one of {', '.join(SEARCH_METHODS)}")
-    hits = get_retriever(_settings(name)).search(question, k, method)
+    settings = _settings(name)
+    hits = sanad_for(settings).search(check_question(question, settings.max_question_chars), k, method)
     for h in hits:
         scores = "  ".join(f"{n}={v:.3f}" for n, v in (("score", h.score), ("dense", h.dense), ("bm25", h.bm25))
                            if v is not None)

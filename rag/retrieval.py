@@ -1,8 +1,7 @@
 """Dense (FAISS), keyword (Arabic BM25) and fused search over an index, returning typed `Hit`s.
 
-Fusion is a weighted sum of z-scored dense and BM25 scores over the union of both candidate lists
-(measured on ARCD train to beat reciprocal-rank fusion). BM25 only votes for passages written in the
-question's language: across languages its matches are noise and ruin the ranking.
+This module gathers scores from the model and the index; how they combine (sentence max-pooling, the dense
+score, BM25's language rule, z-score fusion) is pure arithmetic in `rag.fusion`.
 """
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from . import arabic
+from . import arabic, fusion
 from .errors import QueryError
 from .evidence import sentence_vectors
 from .models import Embedder
@@ -24,30 +23,31 @@ from .types import Hit
 
 METHODS = ("dense", "bm25", "fused")
 POOL = 100  # candidates taken from each method before fusion
-SENTENCE_WEIGHT = 0.5  # share of a passage's dense score that comes from its best-matching sentence
 
 
-
-
-def check_question(question: str, max_chars: int = 2000) -> str:
+def nonempty_question(question: str) -> str:
     q = (question or "").strip()
     if not q:
         raise QueryError("the question is empty")
+    return q
+
+
+def check_question(question: str, max_chars: int) -> str:
+    """A user's question, checked once where it enters (limit: `Settings.max_question_chars`)."""
+    q = nonempty_question(question)
     if len(q) > max_chars:
         raise QueryError(f"the question is too long ({len(q)} characters; the limit is {max_chars})")
     return q
 
 
-def _z(x: np.ndarray) -> np.ndarray:
-    sd = x.std()
-    return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
-
-
 @dataclass
 class Retriever:
+    """Search over one index. `dense_weight` has no default of its own: pass `Settings.dense_weight`.
+    Questions' length is not checked here (the entry point did, and a follow-up rewrite may join two)."""
+
     index: Index
     embedder: Embedder
-    dense_weight: float = 0.6
+    dense_weight: float
     timings: dict[str, float] = field(default_factory=dict)
     _query_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -89,18 +89,15 @@ class Retriever:
         _, ids = self.index.faiss_index.search(q, min(max(k, POOL), self.size))
         if best_sentence is None:
             best_sentence = self._best_sentence(q)
-        by_sentence = np.argsort(-best_sentence, kind="stable")[:max(k, POOL)]
-        cand = np.unique(np.concatenate([ids[0][ids[0] >= 0], by_sentence]).astype(np.int64))
+        by_sentence = fusion.top(best_sentence, max(k, POOL))
+        cand = fusion.candidates(ids[0][ids[0] >= 0], by_sentence)
         scores = self._dense_for(cand, q, best_sentence)
-        order = np.argsort(-scores, kind="stable")[:k]
+        order = fusion.top(scores, k)
         self.timings["dense"] = time.perf_counter() - t
         return cand[order], scores[order]
 
     def _best_sentence(self, q: np.ndarray) -> np.ndarray:
-        cos = self.index.sentence_vectors @ q[0]
-        if len(cos) == 0:
-            return np.zeros(self.size, np.float32)
-        return np.maximum.reduceat(cos, self._sentence_starts)
+        return fusion.best_sentence(self.index.sentence_vectors @ q[0], self._sentence_starts, self.size)
 
     def bm25_all(self, question: str) -> np.ndarray:
         t = time.perf_counter()
@@ -111,14 +108,14 @@ class Retriever:
 
     def _dense_for(self, ids: np.ndarray, q: np.ndarray, best_sentence: np.ndarray) -> np.ndarray:
         vecs = self.index.faiss_index.reconstruct_batch(ids)
-        return SENTENCE_WEIGHT * best_sentence[ids] + (1 - SENTENCE_WEIGHT) * (vecs @ q[0])
+        return fusion.dense_score(vecs @ q[0], best_sentence[ids])
 
     # -- public
 
     def search(self, question: str, k: int = 5, method: str = "fused", lang: str | None = None) -> list[Hit]:
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-        question = check_question(question)
+        question = nonempty_question(question)
         if self.size == 0:
             return []
         k = max(1, min(k, self.size))
@@ -128,7 +125,7 @@ class Retriever:
                     for r, (i, s) in enumerate(zip(ids, scores))]
         bm = self.bm25_all(question)
         if method == "bm25":
-            ids = np.argsort(-bm, kind="stable")[:k]
+            ids = fusion.top(bm, k)
             return [Hit(self.index.passages[i], float(bm[i]), bm25=float(bm[i]), rank=r + 1)
                     for r, i in enumerate(ids)]
         return self._fused(question, bm, k, lang)
@@ -139,17 +136,12 @@ class Retriever:
         best_sentence = self._best_sentence(q)
         dense_ids, _ = self.dense_scores(q, POOL, best_sentence)
         same_lang = self.langs == lang
-        bm_voting = np.where(same_lang, bm, 0.0)
-        bm_ids = np.argsort(-bm_voting, kind="stable")[:POOL]
-        bm_ids = bm_ids[bm_voting[bm_ids] > 0]
-        cand = np.unique(np.concatenate([dense_ids, bm_ids]).astype(np.int64))
+        cand = fusion.candidates(dense_ids, fusion.bm25_pool(bm, same_lang, POOL))
         dense = self._dense_for(cand, q, best_sentence)
-        zd, zb = _z(dense), _z(bm[cand])
-        w = self.dense_weight
-        fused = np.where(same_lang[cand], w * zd + (1 - w) * zb, zd)
-        order = np.argsort(-fused, kind="stable")[:k]
-        return [Hit(self.index.passages[cand[j]], float(fused[j]), dense=float(dense[j]), bm25=float(bm[cand[j]]),
-                    rank=r + 1) for r, j in enumerate(order)]
+        ranked = fusion.fuse(cand, dense, bm[cand], same_lang[cand], self.dense_weight)[:k]
+        dense_of = dict(zip(cand.tolist(), dense.tolist()))
+        return [Hit(self.index.passages[i], s, dense=dense_of[i], bm25=float(bm[i]), rank=r + 1)
+                for r, (i, s) in enumerate(ranked)]
 
 
 def _lang_or_ar(text: str) -> str:
