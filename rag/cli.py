@@ -55,7 +55,7 @@ def index_build(
     hnsw: Annotated[bool, typer.Option(help="Approximate HNSW vectors (large corpora) instead of exact search")] = False,
 ) -> None:
     """Clean, chunk, embed and index articles; an existing index is extended, old passages are not re-embedded."""
-    from .engine import build
+    from .sanad import sanad_for
     from .store import NoArticles
 
     settings = _settings(name)
@@ -82,7 +82,7 @@ def index_build(
                 bar.update(tasks[stage], completed=-(-done // unit),
                            total=None if total is None else -(-total // unit))
 
-            report = build(paths, settings, rebuild=rebuild, faiss_kind="hnsw" if hnsw else "flat",
+            report = sanad_for(settings).build(paths, rebuild=rebuild, faiss_kind="hnsw" if hnsw else "flat",
                            progress=lambda done, total: show("embedding passages", done, total),
                            ingest_progress=show)
     except NoArticles as exc:
@@ -140,18 +140,13 @@ def ask(
     name: Annotated[str | None, typer.Option(help="Index name")] = None,
 ) -> None:
     """Answer a question with cited sources (streamed)."""
-    from .generation import answer_stream
-    from .types import Answer
+    from .sanad import sanad_for
 
     _check_k(k)
-    final, streamed = None, ""
-    for item in answer_stream(question, top_k=k, backend=backend, language=language, settings=_settings(name)):
-        if isinstance(item, Answer):
-            final = item
-        else:
-            streamed += item
-            print(item, end="", flush=True)
-    assert final is not None
+    response = sanad_for(_settings(name)).ask(question, top_k=k, backend=backend, language=language)
+    for chunk in response:
+        print(chunk, end="", flush=True)
+    final, streamed = response.answer, response.streamed
     if streamed != final.text:  # verification changed the streamed draft: show what stands
         print(("\n\n" if streamed else "") + final.text)
     else:
@@ -167,15 +162,15 @@ def ask(
 @models_app.command("prepare")
 def models_prepare() -> None:
     """Convert the bundled e5 weights (once) and build the default index from the seed articles if missing."""
-    from .engine import ensure_default_index
     from .models import ensure_e5_folder
+    from .sanad import sanad_for
 
     settings = get_settings()
     folder = ensure_e5_folder(settings)
     console.print(f"embedding model: {folder}")
     with _progress() as bar:
         task = bar.add_task("building the default index", total=None)
-        report = ensure_default_index(settings, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        report = sanad_for(settings).ensure_index(progress=lambda d, t: bar.update(task, completed=d, total=t))
     console.print(f"index: {settings.index_path}" + (f" (built: {report.total_passages} passages)" if report else ""))
 
 

@@ -93,12 +93,3 @@ class SentenceVectors:
     def for_passages(self, passages: list[Passage]) -> np.ndarray:
         parts = [self.for_passage(p) for p in passages]
         return np.concatenate(parts) if parts else np.zeros((0, self.embedder.dim), np.float32)
-
-
-_vectors: dict[str, SentenceVectors] = {}
-
-
-def sentence_vectors(embedder: Embedder) -> SentenceVectors:
-    if embedder.model_id not in _vectors:
-        _vectors[embedder.model_id] = SentenceVectors(embedder)
-    return _vectors[embedder.model_id]

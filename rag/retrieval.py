@@ -5,8 +5,8 @@ score, BM25's language rule, z-score fusion) is pure arithmetic in `rag.fusion`.
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from . import arabic, fusion
 from .errors import QueryError
-from .evidence import sentence_vectors
+from .evidence import SentenceVectors
 from .models import Embedder
 from .store import Index
 from .types import Hit
@@ -25,31 +25,17 @@ METHODS = ("dense", "bm25", "fused")
 POOL = 100  # candidates taken from each method before fusion
 
 
-def nonempty_question(question: str) -> str:
-    q = (question or "").strip()
-    if not q:
-        raise QueryError("the question is empty")
-    return q
-
-
-def check_question(question: str, max_chars: int) -> str:
-    """A user's question, checked once where it enters (limit: `Settings.max_question_chars`)."""
-    q = nonempty_question(question)
-    if len(q) > max_chars:
-        raise QueryError(f"the question is too long ({len(q)} characters; the limit is {max_chars})")
-    return q
-
-
 @dataclass
 class Retriever:
     """Search over one index. `dense_weight` has no default of its own: pass `Settings.dense_weight`.
-    Questions' length is not checked here (the entry point did, and a follow-up rewrite may join two)."""
+    Questions are checked where they enter (`rag.query`), not here: a follow-up rewrite may join two.
+    `embed_query` is the owner's (cached) question embedder; `sentences` gets the index's sentence vectors."""
 
     index: Index
     embedder: Embedder
     dense_weight: float
-    timings: dict[str, float] = field(default_factory=dict)
-    _query_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    embed_query: Callable[[str], np.ndarray] | None = None  # (1, dim); default: the embedder, uncached
+    sentences: SentenceVectors | None = None
 
     def __post_init__(self) -> None:
         if self.index.model_id != self.embedder.model_id:
@@ -57,8 +43,9 @@ class Retriever:
         self.langs = np.array([p.lang for p in self.index.passages])
         owners = self.index.sentence_rows[:, 0] if len(self.index.sentence_rows) else np.zeros(0, np.int64)
         self._sentence_starts = np.searchsorted(owners, np.arange(self.size))  # each passage's first sentence
-        sentence_vectors(self.embedder).attach(self.index.sentence_rows, self.index.sentence_vectors,
-                                               [p.id for p in self.index.passages])
+        if self.sentences is not None:
+            self.sentences.attach(self.index.sentence_rows, self.index.sentence_vectors,
+                                  [p.id for p in self.index.passages])
 
     @property
     def size(self) -> int:
@@ -67,16 +54,10 @@ class Retriever:
     # -- single methods: (ids, scores), best first
 
     def embed(self, question: str) -> np.ndarray:
-        """The question's vector, (1, dim). Cached: answering embeds the question for retrieval and selection."""
-        q = self._query_cache.get(question)
-        if q is None:
-            t = time.perf_counter()
-            q = self.embedder.embed_queries([question])
-            self.timings["embed"] = time.perf_counter() - t
-            if len(self._query_cache) >= 256:
-                self._query_cache.pop(next(iter(self._query_cache)))
-            self._query_cache[question] = q
-        return q
+        """The question's vector, (1, dim)."""
+        if self.embed_query is not None:
+            return self.embed_query(question)
+        return self.embedder.embed_queries([question])
 
     def dense_scores(self, q: np.ndarray, k: int,
                      best_sentence: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +66,6 @@ class Retriever:
         The sentence term finds the one sentence that answers (ARCD train dense MRR@10 0.783 → 0.807);
         candidates come from both the FAISS passage index and the sentence scores.
         """
-        t = time.perf_counter()
         _, ids = self.index.faiss_index.search(q, min(max(k, POOL), self.size))
         if best_sentence is None:
             best_sentence = self._best_sentence(q)
@@ -93,17 +73,14 @@ class Retriever:
         cand = fusion.candidates(ids[0][ids[0] >= 0], by_sentence)
         scores = self._dense_for(cand, q, best_sentence)
         order = fusion.top(scores, k)
-        self.timings["dense"] = time.perf_counter() - t
         return cand[order], scores[order]
 
     def _best_sentence(self, q: np.ndarray) -> np.ndarray:
         return fusion.best_sentence(self.index.sentence_vectors @ q[0], self._sentence_starts, self.size)
 
     def bm25_all(self, question: str) -> np.ndarray:
-        t = time.perf_counter()
         toks = arabic.analyze(question)
         scores = self.index.bm25.get_scores(toks) if toks else np.zeros(self.size)
-        self.timings["bm25"] = time.perf_counter() - t
         return np.asarray(scores, dtype=np.float32)
 
     def _dense_for(self, ids: np.ndarray, q: np.ndarray, best_sentence: np.ndarray) -> np.ndarray:
@@ -114,8 +91,10 @@ class Retriever:
 
     def search(self, question: str, k: int = 5, method: str = "fused", lang: str | None = None) -> list[Hit]:
         if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-        question = nonempty_question(question)
+            raise QueryError(f"unknown search method {method!r}; use one of {', '.join(METHODS)}")
+        question = question.strip()
+        if not question:
+            raise QueryError("the question is empty")
         if self.size == 0:
             return []
         k = max(1, min(k, self.size))

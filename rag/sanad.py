@@ -18,7 +18,8 @@ import numpy as np
 
 from . import engine
 from .backends import Registry, Resources, build_registry
-from .evidence import SentenceVectors, sentence_vectors
+from .errors import ConfigError
+from .evidence import SentenceVectors
 from .generation import run
 from .models import Embedder, get_embedder
 from .query import make_query
@@ -36,7 +37,11 @@ class Sanad:
                  embedder: Embedder | None = None) -> None:
         self.settings = settings or get_settings()
         self.backends = registry or build_registry(self.settings)
+        if self.settings.backend not in self.backends.names:
+            raise ConfigError(f"SANAD_BACKEND={self.settings.backend!r} is not a backend; use one of "
+                              f"{', '.join(self.backends.names)}")
         self._embedder = embedder
+        self._sentences: SentenceVectors | None = None
         self._retriever: Retriever | None = None
         self._loaded_stamp: tuple | None = None
         self._lock = threading.RLock()  # guards lazy loading and the caches below
@@ -53,7 +58,11 @@ class Sanad:
 
     @property
     def sentences(self) -> SentenceVectors:
-        return sentence_vectors(self.embedder)
+        """Passage-sentence vectors: the index's own, else embedded on demand and kept in an LRU cache."""
+        with self._lock:
+            if self._sentences is None:
+                self._sentences = SentenceVectors(self.embedder)
+            return self._sentences
 
     @property
     def retriever(self) -> Retriever:
@@ -61,11 +70,11 @@ class Sanad:
         with self._lock:
             stamp = _manifest_stamp(self.settings.index_path)
             if self._retriever is None or stamp != self._loaded_stamp:
-                engine.ensure_default_index(self.settings, embedder=self.embedder)
-                stamp = _manifest_stamp(self.settings.index_path)
+                engine.ensure_default_index(self.settings, embedder=lambda: self.embedder)
+                stamp = _manifest_stamp(self.settings.index_path)  # before loading: a commit meanwhile reloads
                 index = load_index(self.settings.index_path, self.embedder.model_id)
-                self._retriever = Retriever(index, self.embedder, dense_weight=self.settings.dense_weight,
-                                            sentences=self.sentences)
+                self._retriever = Retriever(index, self.embedder, self.settings.dense_weight,
+                                            embed_query=self.embed_query, sentences=self.sentences)
                 self._loaded_stamp = stamp
             return self._retriever
 
@@ -88,8 +97,7 @@ class Sanad:
     # -- what front ends call
 
     def search(self, text: str, k: int | None = None, method: str = "fused", lang: str | None = None) -> list[Hit]:
-        return self.retriever.search(text, k or self.settings.top_k, method, lang=lang,
-                                     query_vector=self.embed_query)
+        return self.retriever.search(text, k or self.settings.top_k, method, lang=lang)
 
     def ask(self, question: str, *, history: list[dict] | None = None, top_k: int | None = None,
             backend: str | None = None, language: str | None = None) -> Response:
@@ -99,13 +107,20 @@ class Sanad:
         self.backends.get(query.backend)  # an unknown backend is the caller's error, raised now
         return Response(run(self, query))
 
+    def ensure_index(self, progress: Callable[[int, int], None] | None = None) -> BuildReport | None:
+        """Build (first run) or migrate the default index now, with progress, instead of on first use."""
+        with self._lock:
+            return engine.ensure_default_index(self.settings, progress=progress, embedder=lambda: self.embedder)
+
     def answer(self, question: str, **kwargs) -> Answer:
         return self.ask(question, **kwargs).answer
 
     def build(self, paths: list[Path], *, rebuild: bool = False, faiss_kind: str = "flat",
-              progress: Callable[[int, int], None] | None = None) -> BuildReport:
+              progress: Callable[[int, int], None] | None = None,
+              ingest_progress: Callable[[str, int, int | None], None] | None = None) -> BuildReport:
+        """Add the articles under `paths` to this index (see `engine.build`); the next search sees them."""
         report = engine.build(paths, self.settings, rebuild=rebuild, faiss_kind=faiss_kind, progress=progress,
-                              embedder=self.embedder)
+                              ingest_progress=ingest_progress, embedder=lambda: self.embedder)
         with self._lock:
             self._retriever = None  # the next search loads the new version
         return report
@@ -116,7 +131,7 @@ def _manifest_stamp(index_path: Path) -> tuple | None:
         st = (index_path / "manifest.json").stat()
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size, st.st_ino
+    return st.st_ino, st.st_mtime_ns, st.st_size  # each commit renames a new manifest in (a new inode)
 
 
 _default: dict[Settings, Sanad] = {}

@@ -63,6 +63,46 @@ class Citation:
     support: float = 0.0  # how well the quote supports the cited answer sentence (0..1)
 
 
+CHANGE_TEXT = {  # what each kind of verification change means, for people (CLI, UI, logs)
+    "out_of_range": "removed citation(s) {cited}: no such source",
+    "dropped": "citation {cited} does not support the sentence",
+    "repaired": "cited {now} instead of {cited}",
+    "unsupported": "removed a sentence no source supports",
+    "invented": "removed a sentence with words no source contains ({words})",
+    "instruction": "removed an instruction-like sentence",
+    "restated": "removed a sentence that only restates the question",
+    "not_quoted": "citation {cited} is not a quote of that source",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing verification changed in a draft answer."""
+
+    kind: str  # a key of CHANGE_TEXT
+    claim: str = ""  # the answer sentence concerned
+    cited: tuple[int, ...] = ()  # the citation numbers the draft gave
+    now: tuple[int, ...] = ()  # the numbers that stand after verification
+    words: tuple[str, ...] = ()  # e.g. the invented words
+
+    def describe(self) -> str:
+        head = CHANGE_TEXT[self.kind].format(cited=list(self.cited) or "nothing", now=list(self.now),
+                                             words=" ".join(self.words))
+        return f"{head}: {self.claim[:80]}" if self.claim else head
+
+
+@dataclass
+class Verification:
+    """What verification did to an answer: citations kept / repaired / dropped, and each change."""
+
+    kept: int = 0
+    repaired: int = 0
+    dropped: int = 0
+    out_of_range: int = 0
+    unsupported_sentences: int = 0
+    changes: list[Change] = field(default_factory=list)
+
+
 @dataclass
 class Answer:
     text: str
@@ -72,9 +112,14 @@ class Answer:
     refused: bool = False
     backend: str = ""
     question: str = ""  # the standalone question actually searched for (after follow-up rewriting)
-    changes: list[str] = field(default_factory=list)  # what verification changed, for humans
+    refusal_reason: str = ""  # why Sanad refused (set when `refused`)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-    verification: dict[str, int] = field(default_factory=dict)  # citations kept / repaired / dropped, etc.
+    verification: Verification = field(default_factory=Verification)
+
+    @property
+    def changes(self) -> list[str]:
+        """Why it refused and what verification changed, one line each, for people."""
+        return ([self.refusal_reason] if self.refusal_reason else []) + [c.describe() for c in self.verification.changes]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

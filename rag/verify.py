@@ -13,26 +13,21 @@ import numpy as np
 
 from . import arabic
 from .chunking import sentence_spans
-from .evidence import SUPPORTED, cosine_support, evidence_sentences, lexical_support, sentence_vectors
+from .evidence import SUPPORTED, SentenceVectors, cosine_support, evidence_sentences, lexical_support
 from .injection import is_instruction
-from .models import Embedder
-from .prompts import SYSTEM
-from .types import Citation, Hit
+from .types import Change, Citation, Hit, Verification
 
 CITE = re.compile(r"\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]")
 MIN_CLAIM_TOKENS = 2  # shorter sentences ("Yes.") carry no checkable claim
-PROMPT_WORDS = set(arabic.analyze(" ".join(SYSTEM.values()) + " sources source article articles مقالات إخبارية"))
 # A yes/no answer's opening word states nothing a source could contain.
 ANSWER_WORDS = set(arabic.analyze("نعم بلى كلا yes no indeed"))
 
 
 @dataclass
 class Verified:
-    text: str
+    text: str  # the answer as it stands: supported sentences with their (corrected) citation marks
     citations: list[Citation]
-    changes: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=lambda: {"kept": 0, "repaired": 0, "dropped": 0,
-                                                            "out_of_range": 0, "unsupported_sentences": 0})
+    report: Verification = field(default_factory=Verification)
 
 
 def cited_numbers(sentence: str) -> list[int]:
@@ -75,7 +70,10 @@ def invented_words(claim_tokens: list[str], known: set[str], same_language: bool
     return novel if numbers or (len(novel) >= 2 and len(novel) >= len(claim_tokens) / 6) else []
 
 
-def verify(answer_text: str, hits: list[Hit], embedder: Embedder, question: str = "") -> Verified:
+def verify(answer_text: str, hits: list[Hit], sentences: SentenceVectors, question: str = "",
+           echo_words: str = "") -> Verified:
+    """Check a free-text answer claim by claim. `echo_words`: the generator's own prompt, whose words a small
+    model may echo without inventing anything."""
     # "claim. [1]" → "claim [1]." so the marker stays with its sentence.
     answer_text = _MARKS_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), answer_text)
     passages = [h.passage for h in hits]
@@ -83,10 +81,11 @@ def verify(answer_text: str, hits: list[Hit], embedder: Embedder, question: str 
     sent_tokens = [set(arabic.analyze(s.text)) for s in sents]
     # Words of our own prompt (small models echo it) are not inventions. The question's words are no support:
     # a model that echoes the question ("نعم، الرئيس استقال") has only restated what was asked.
-    known = set().union(*sent_tokens, PROMPT_WORDS, ANSWER_WORDS)
+    known = set().union(*sent_tokens, arabic.analyze(echo_words), ANSWER_WORDS)
     asked = set(arabic.analyze(question)) | ANSWER_WORDS
     source_lang = passages[0].lang if passages else "ar"
     result = Verified("", [])
+    report = result.report
     kept_sentences: list[str] = []
     citations: list[Citation] = []
     vecs = None
@@ -98,8 +97,8 @@ def verify(answer_text: str, hits: list[Hit], embedder: Embedder, question: str 
         in_range = [n for n in dict.fromkeys(nums) if 1 <= n <= len(passages)]
         if len(in_range) < len(set(nums)):
             bad = sorted(set(nums) - set(in_range))
-            result.counts["out_of_range"] += len(bad)
-            result.changes.append(f"removed citation(s) {bad}: no such source")
+            report.out_of_range += len(bad)
+            report.changes.append(Change("out_of_range", claim, cited=tuple(bad)))
         tokens = arabic.analyze(claim)
         if len(tokens) < MIN_CLAIM_TOKENS or not sents:
             if not nums and claim.endswith(":"):
@@ -107,28 +106,27 @@ def verify(answer_text: str, hits: list[Hit], embedder: Embedder, question: str 
             continue
 
         if is_instruction(claim):  # a model repeating an instruction planted in a source
-            result.counts["unsupported_sentences"] += 1
-            result.changes.append(f"removed an instruction-like sentence: {claim[:60]}")
+            report.unsupported_sentences += 1
+            report.changes.append(Change("instruction", claim, cited=tuple(in_range)))
             continue
         same_language = _lang(claim) == source_lang
         invented = invented_words(tokens, known, same_language)
         if invented:
-            result.counts["unsupported_sentences"] += 1
-            result.changes.append(f"removed a sentence with words no source contains ({' '.join(invented[:4])}): "
-                                  f"{claim[:60]}")
+            report.unsupported_sentences += 1
+            report.changes.append(Change("invented", claim, cited=tuple(in_range), words=tuple(invented[:4])))
             continue
         # What the claim says beyond the question is what a source must back.
         beyond = [t for t in tokens if t not in asked]
         if not beyond:
-            result.counts["unsupported_sentences"] += 1
-            result.changes.append(f"removed a sentence that only restates the question: {claim[:60]}")
+            report.unsupported_sentences += 1
+            report.changes.append(Change("restated", claim, cited=tuple(in_range)))
             continue
         lex = np.array([lexical_support(beyond, st) for st in sent_tokens])
         support = lex
         if lex.max() < SUPPORTED:  # paraphrase or another language: ask the embeddings
             if vecs is None:
-                vecs = sentence_vectors(embedder).for_passages(passages)[keep]
-            q = embedder.embed_queries([claim])[0]
+                vecs = sentences.for_passages(passages)[keep]
+            q = sentences.embedder.embed_queries([claim])[0]
             support = np.maximum(lex, cosine_support(vecs @ q))
         numbers = {t for t in tokens if any(ch.isdigit() for ch in t)}
         if numbers:  # a figure or date is the claim's point: only a sentence stating it can support it
@@ -148,20 +146,20 @@ def verify(answer_text: str, hits: list[Hit], embedder: Embedder, question: str 
             j = best_by_passage.get(n - 1)
             if j is not None and support[j] >= SUPPORTED:
                 chosen.append(j)
-                result.counts["kept"] += 1
+                report.kept += 1
             else:
-                result.counts["dropped"] += 1
-                result.changes.append(f"citation [{n}] does not support: {claim[:60]}")
+                report.dropped += 1
+                report.changes.append(Change("dropped", claim, cited=(n,)))
         if not chosen:
             j = int(np.argmax(support))
             if support[j] >= SUPPORTED:
                 chosen = [j]
-                result.counts["repaired"] += 1
-                result.changes.append(f"cited [{sents[j].passage_index + 1}] instead of {in_range or 'nothing'}: "
-                                      f"{claim[:60]}")
+                report.repaired += 1
+                report.changes.append(Change("repaired", claim, cited=tuple(in_range),
+                                             now=(sents[j].passage_index + 1,)))
         if not chosen:
-            result.counts["unsupported_sentences"] += 1
-            result.changes.append(f"removed unsupported sentence: {claim[:80]}")
+            report.unsupported_sentences += 1
+            report.changes.append(Change("unsupported", claim, cited=tuple(in_range)))
             continue
         numbers = []
         for j in chosen:
@@ -182,13 +180,12 @@ def check_quotes(text: str, quoted: list[Citation], hits: list[Hit]) -> Verified
     offsets it gives. A citation that does not is dropped (and its marker no longer counts)."""
     result = Verified(text, [])
     for c in quoted:
-        ok = 1 <= c.number <= len(hits) and hits[c.number - 1].passage.text[c.start:c.end] == c.quote
-        if ok:
+        if 1 <= c.number <= len(hits) and hits[c.number - 1].passage.text[c.start:c.end] == c.quote:
             result.citations.append(c)
-            result.counts["kept"] += 1
+            result.report.kept += 1
         else:
-            result.counts["dropped"] += 1
-            result.changes.append(f"citation [{c.number}] is not a quote of that source: {c.quote[:60]}")
-    if result.counts["dropped"]:
-        return Verified("", [], result.changes, result.counts)
+            result.report.dropped += 1
+            result.report.changes.append(Change("not_quoted", c.quote, cited=(c.number,)))
+    if result.report.dropped:  # a backend that misquotes is not trusted with the rest either
+        return Verified("", [], result.report)
     return result

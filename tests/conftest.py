@@ -39,11 +39,22 @@ def embedder(settings):
 
 
 @pytest.fixture(scope="session")
-def retriever(settings):
-    """The fused retriever over the bundled seeds (the default index, built on first use)."""
-    from rag.engine import get_retriever
+def sanad(settings, embedder):
+    """The session's Sanad over the bundled seeds (the default index, built on first use)."""
+    from rag.sanad import sanad_for
 
-    return get_retriever(settings)
+    return sanad_for(settings)
+
+
+@pytest.fixture(scope="session")
+def retriever(sanad):
+    return sanad.retriever
+
+
+@pytest.fixture(scope="session")
+def sentences(sanad):
+    """Passage-sentence vectors (the index's own where it has them), as verification and extraction use."""
+    return sanad.sentences
 
 
 @pytest.fixture
@@ -62,35 +73,24 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def ui_settings(retriever, settings, tmp_path_factory, request):
-    """A private copy of the session's seed index, made the configured one for this test module (UI tests
-    upload articles; other modules must not see them)."""
+    """Settings over a private copy of the session's seed index, for this test module (UI tests upload
+    articles; other modules must not see them). Uploads are on: they are off by default."""
     import shutil
-
-    from rag.settings import get_settings
 
     folder = tmp_path_factory.mktemp(f"{request.module.__name__}-index")
     shutil.copytree(settings.index_path, folder / settings.index_name)
-    old = os.environ.get("SANAD_INDEX_DIR")
-    os.environ["SANAD_INDEX_DIR"] = str(folder)
-    get_settings.cache_clear()
-    try:
-        yield get_settings()
-    finally:
-        if old is None:
-            os.environ.pop("SANAD_INDEX_DIR", None)
-        else:
-            os.environ["SANAD_INDEX_DIR"] = old
-        get_settings.cache_clear()
+    return replace(settings, index_dir=folder, uploads=True)
 
 
 @pytest.fixture(scope="module")
 def ui_url(ui_settings):
     """The chat app launched on a free loopback port for this test module; yields its URL."""
-    from rag.engine import get_retriever
+    from rag.sanad import sanad_for
     from ui.app import build_app
 
-    get_retriever(ui_settings)  # load before the first request
-    app = build_app(replace(ui_settings, uploads=True))  # the UI tests add articles: uploads are off by default
+    sanad = sanad_for(ui_settings)
+    sanad.retriever  # load before the first request
+    app = build_app(sanad)
     port = free_port()
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     try:

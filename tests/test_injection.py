@@ -164,7 +164,8 @@ def planted_index(tmp_path_factory):
     """A real index of one article with the planted sentences interleaved with its real ones."""
     from dataclasses import replace
 
-    from rag.engine import build, get_retriever
+    from rag.engine import build
+    from rag.sanad import sanad_for
     from rag.settings import get_settings
 
     folder = tmp_path_factory.mktemp("planted")
@@ -175,7 +176,7 @@ def planted_index(tmp_path_factory):
     doc.write_text(ARTICLE_TITLE + "\n\n" + "\n\n".join(body), encoding="utf-8")
     settings = replace(get_settings(), index_dir=folder / "index")
     build([doc], settings)
-    return settings, get_retriever(settings)
+    return settings, sanad_for(settings).retriever
 
 
 def _is_planted(text: str) -> bool:
@@ -200,7 +201,7 @@ def test_planted_instructions_are_never_quoted_or_cited(planted_index, question)
             assert marker not in a.text, (question, a.text)
 
 
-def test_verify_never_accepts_a_copied_planted_instruction(planted_index, embedder):
+def test_verify_never_accepts_a_copied_planted_instruction(planted_index, sentences):
     from rag.verify import verify
 
     settings, retriever = planted_index
@@ -209,11 +210,11 @@ def test_verify_never_accepts_a_copied_planted_instruction(planted_index, embedd
         shown = [i for i, h in enumerate(hits, 1) if _norm(p) in _norm(h.passage.text)]
         assert shown, "the planted sentence is not among the retrieved passages"
         for n in shown[:1] + [1]:
-            out = verify(f"{p} [{n}]", hits, embedder, q)
+            out = verify(f"{p} [{n}]", hits, sentences, q)
             assert not out.citations, (p, out.text)
             assert not _is_planted(out.text) if out.text else True
         # Copied under a true sentence, only the true one survives.
-        out = verify(f"{ARTICLE[0]} [{shown[0]}]. {p} [{shown[0]}]", hits, embedder, q)
+        out = verify(f"{ARTICLE[0]} [{shown[0]}]. {p} [{shown[0]}]", hits, sentences, q)
         assert out.citations and all(not _is_planted(c.quote) for c in out.citations)
         assert _norm(p) not in _norm(out.text)
 

@@ -31,7 +31,7 @@ def _check(a, lang):
         assert not a.citations
     else:
         assert_citations_valid(a)
-        assert a.verification.get("kept", 0) + a.verification.get("repaired", 0) >= 1
+        assert a.verification.kept + a.verification.repaired >= 1
 
 
 @pytest.mark.slow

@@ -47,6 +47,7 @@ def test_builtin_backends_register_through_the_plugin_hook(tmp_path, monkeypatch
         "from rag.backends import Draft\n"
         "class Echo:\n"
         "    name = 'echo'\n"
+        "    heavy = False\n"
         "    def available(self, settings): return True\n"
         "    def rewrite(self, query, res): return None\n"
         "    def generate(self, query, hits, res): return Draft(hits, iter([query.text]))\n"

@@ -37,12 +37,13 @@ def _last(job) -> str:
 @pytest.fixture
 def launched():
     """Launch `build_app(...)` on a loopback port; yields a function returning the URL; closes them all."""
+    from rag.sanad import sanad_for
     from ui.app import build_app
 
     apps = []
 
-    def launch(*args, **kwargs) -> str:
-        app = build_app(*args, **kwargs)
+    def launch(settings, **kwargs) -> str:
+        app = build_app(sanad_for(settings), **kwargs)
         port = free_port()
         app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
         apps.append(app)
@@ -56,10 +57,10 @@ def launched():
 def test_extractive_answers_while_llm_requests_hold_the_model(ui_settings, launched):
     from gradio_client import Client
 
-    from rag.engine import get_retriever
+    from rag.sanad import sanad_for
     from ui.gate import LLMGate
 
-    get_retriever(ui_settings)
+    sanad_for(ui_settings).retriever
     with StubLLM(hold=True) as llm:
         settings = replace(ui_settings, llm_base_url=llm.base_url, llm_concurrency=1, llm_queue=2)
         gate = LLMGate(settings.llm_concurrency, settings.llm_queue)

@@ -12,6 +12,7 @@ import pytest
 
 from rag import engine
 from rag.errors import IndexProblem
+from rag.sanad import Sanad
 from rag.store import FORMAT_VERSION, load_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,11 +42,10 @@ def test_format_upgrade_migrates_the_users_articles_not_the_seeds(user_index, em
     manifest = json.loads(manifest_path.read_text())
     manifest["format_version"] = FORMAT_VERSION - 1
     manifest_path.write_text(json.dumps(manifest))
-    engine._retrievers.clear()
     report = engine.ensure_default_index(user_index)
     assert report is not None and report.total_articles == 6
     assert _titles(user_index, embedder) == titles
-    hits = engine.get_retriever(user_index).search("قمة المناخ في الرياض", 1)
+    hits = Sanad(user_index, embedder=embedder).retriever.search("قمة المناخ في الرياض", 1)
     assert "قمة إقليمية للمناخ" in hits[0].passage.text
 
 
@@ -53,9 +53,8 @@ def test_corrupt_default_index_names_a_repair_that_works(user_index, embedder):
     titles = _titles(user_index, embedder)
     (user_index.index_path / "manifest.json").write_text("[1, 2, 3]")
     files = sorted(p.name for p in user_index.index_path.iterdir())
-    engine._retrievers.clear()
     with pytest.raises(IndexProblem) as exc:
-        engine.get_retriever(user_index)
+        Sanad(user_index, embedder=embedder).retriever
     msg = str(exc.value)
     assert "corrupt" in msg and "6 stored articles" in msg
     assert sorted(p.name for p in user_index.index_path.iterdir()) == files  # nothing deleted, nothing seeded

@@ -362,17 +362,17 @@ def test_sigkill_at_random_moments_leaves_the_previous_or_the_new_version(tmp_pa
     assert len(versions) <= 2
 
 
-def test_a_running_process_picks_up_a_version_committed_by_another(tmp_path, monkeypatch):
-    from rag import engine
+def test_a_running_process_picks_up_a_version_committed_by_another(tmp_path):
+    from rag.sanad import Sanad
 
-    monkeypatch.setattr(engine, "get_embedder", lambda settings=None: HashEmbedder())
     settings = Settings(index_dir=tmp_path, index_name="served")
     build_index(settings.index_path, loaded(1, 2), HashEmbedder())
-    first = engine.get_retriever(settings)
-    assert engine.get_retriever(settings) is first  # cached while nothing changes
+    sanad = Sanad(settings, embedder=HashEmbedder())
+    first = sanad.retriever
+    assert sanad.retriever is first  # cached while nothing changes
     script = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); from test_store_safety import HashEmbedder, loaded;"
               f"from rag.store import build_index; from pathlib import Path;"
               f"build_index(Path({str(settings.index_path)!r}), loaded(3), HashEmbedder())")
     subprocess.run([sys.executable, "-c", script], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    second = engine.get_retriever(settings)
+    second = sanad.retriever
     assert second is not first and len(second.index.articles) == 3

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
@@ -109,9 +110,9 @@ def test_empty_question_is_a_short_message_not_a_traceback(client):
 
 
 def _articles(settings) -> int:
-    from rag.engine import get_retriever
+    from rag.sanad import sanad_for
 
-    return len(get_retriever(settings).index.articles)
+    return len(sanad_for(settings).retriever.index.articles)
 
 
 def test_upload_refuses_wrong_type_and_bad_encoding(client, ui_settings, tmp_path):
@@ -147,50 +148,32 @@ def test_uploaded_article_is_answerable_at_once(client, ui_settings, tmp_path):
     assert cited
 
 
-# ---------------------------------------------------------------- errors and concurrency, with a stand-in chain
-# These drive the UI with a scripted answer stream (the real chain is exercised above): one answer that
-# blocks until released, one that raises a user-facing error, one that crashes.
+# ---------------------------------------------------------------- errors and concurrency, with a test backend
+# These drive the real app and pipeline with a scripted backend (tests/scripted_backend.py), registered through
+# the same plugin hook as Sanad's own: one answer that blocks until released, one that raises a user-facing
+# error, one that crashes. Its relevance bar is off so that every question reaches it.
 
 @pytest.fixture(scope="module")
 def scripted(ui_settings):
-    import threading
-
-    from rag.errors import LLMError
-    from rag.types import Answer, Citation, Hit, Passage
+    import scripted_backend
+    from rag.sanad import Sanad
     from ui.app import build_app
 
-    gate = threading.Event()
-    calls: list[dict] = []
-    passage = Passage(id="p1", article_id="a1", title="Scripted source", text="The sky is blue today.", ordinal=0,
-                      start=0, end=22)
-
-    def stream(question, *, history=None, top_k=None, backend=None, language=None, settings=None):
-        calls.append({"question": question, "history": history, "top_k": top_k, "backend": backend,
-                      "language": language})
-        if question == "slow":
-            yield "Waiting"
-            gate.wait(60)
-        elif question == "llm down":
-            raise LLMError("the language model at http://127.0.0.1:9/v1 is unreachable")
-        elif question == "crash":
-            raise RuntimeError("internal detail xyz")
-        yield Answer(text="The sky is blue [1].", language="en", passages=[Hit(passage, 1.0)], backend="scripted",
-                     citations=[Citation(1, "p1", passage.title, passage.text, 0, len(passage.text))])
-
-    app = build_app(answer_stream=stream)
+    settings = replace(ui_settings, plugins="scripted_backend", min_score=-1.0, min_score_cross=-1.0)
+    app = build_app(Sanad(settings))
     port = free_port()
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     try:
-        yield f"http://127.0.0.1:{port}/", gate, calls
+        yield f"http://127.0.0.1:{port}/", scripted_backend.RELEASE, scripted_backend.CALLS
     finally:
-        gate.set()
+        scripted_backend.RELEASE.set()
         app.close()
 
 
 def _ask_scripted(url: str, question: str):
     from gradio_client import Client
 
-    return Client(url, verbose=False).submit(question=question, chat=[], backend="extractive", top_k=5,
+    return Client(url, verbose=False).submit(question=question, chat=[], backend="scripted", top_k=5,
                                              language="auto", api_name="/ask")
 
 
@@ -286,13 +269,14 @@ def test_settings_and_conversation_reach_the_chain(scripted):
 
     url, _, calls = scripted
     client = Client(url, verbose=False)
-    first = client.predict(question="first question", chat=[], backend="extractive", top_k=3, language="en",
+    first = client.predict(question="first question", chat=[], backend="scripted", top_k=3, language="en",
                            api_name="/ask")
-    client.predict(question="and a follow-up?", chat=first[1], backend="extractive", top_k=7, language="ar",
+    client.predict(question="and a follow-up?", chat=first[1], backend="scripted", top_k=7, language="ar",
                    api_name="/ask")
-    assert calls[-2] == {"question": "first question", "history": None, "top_k": 3, "backend": "extractive",
+    assert calls[-2] == {"question": "first question", "history": None, "top_k": 3, "backend": "scripted",
                          "language": "en"}
     last = calls[-1]
     assert (last["top_k"], last["language"]) == (7, "ar")
-    assert last["history"] == [{"role": "user", "content": "first question"},
-                               {"role": "assistant", "content": "The sky is blue [1]."}]
+    said = last["history"]
+    assert said[0] == {"role": "user", "content": "first question"}
+    assert said[1]["role"] == "assistant" and said[1]["content"].endswith("[1].")  # the verified answer text

@@ -56,9 +56,9 @@ def page(ui_url):
 
 
 def _title_of(settings, source_file: str) -> str:
-    from rag.engine import get_retriever
+    from rag.sanad import sanad_for
 
-    return next(a.title for a in get_retriever(settings).index.articles if a.source == source_file)
+    return next(a.title for a in sanad_for(settings).retriever.index.articles if a.source == source_file)
 
 
 def ask(page, question: str):
@@ -144,13 +144,13 @@ def test_example_question_is_asked_in_one_click(page):
 
 
 def test_oversized_upload_is_refused_with_a_message(page, ui_settings, tmp_path):
-    from rag.engine import get_retriever
+    from rag.sanad import sanad_for
     from ui.uploads import MAX_UPLOAD_BYTES
 
-    before = len(get_retriever(ui_settings).index.articles)
+    before = len(sanad_for(ui_settings).retriever.index.articles)
     big = tmp_path / "huge.txt"
     big.write_bytes(b"news " * (MAX_UPLOAD_BYTES // 5 + 1000))
     page.locator("#sanad-files input[type=file]").set_input_files(str(big))
     page.get_by_text("exceed the maximum allowed size").first.wait_for(timeout=30_000)
-    assert len(get_retriever(ui_settings).index.articles) == before
+    assert len(sanad_for(ui_settings).retriever.index.articles) == before
     page.screenshot(path=str(ARTIFACTS / "ui-oversized.png"))

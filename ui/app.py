@@ -8,7 +8,6 @@ index exists (building it from the bundled articles, with progress in the termin
 """
 from __future__ import annotations
 
-import inspect
 import logging
 import sys
 import uuid
@@ -20,8 +19,8 @@ from typing import Any
 import gradio as gr
 
 from rag.errors import SanadError
-from rag.settings import Settings, get_settings
-from rag.types import Answer
+from rag.sanad import Sanad, sanad_for
+from rag.settings import get_settings
 
 from . import render
 from .access import check_exposure, is_loopback, parse_auth
@@ -43,7 +42,6 @@ GENERIC_ERROR = {
     "en": "Something went wrong while answering. Please try again.",
 }
 
-AnswerStream = Callable[..., Iterator["str | Answer"]]
 
 
 def _theme() -> gr.themes.ThemeClass:
@@ -71,28 +69,9 @@ class SanadBlocks(gr.Blocks):
         return super().launch(*args, **kwargs)
 
 
-def _default_answer_stream() -> AnswerStream:
-    from rag import answer_stream  # the lead's generation chain
-
-    return answer_stream
-
-
-def _backends(settings: Settings) -> list[str]:
+def _index_summary(sanad: Sanad) -> str:
     try:
-        from rag.llm import available_backends
-
-        found = list(available_backends(settings))
-    except Exception:  # the LLM module is optional; extractive always works
-        log.debug("available_backends unavailable", exc_info=True)
-        found = []
-    return found or ["extractive"]
-
-
-def _index_summary(settings: Settings) -> str:
-    try:
-        from rag.engine import get_retriever
-
-        r = get_retriever(settings)
+        r = sanad.retriever
         return (f"📚 المقالات في الفهرس: **{len(r.index.articles)}** · Articles indexed: "
                 f"**{len(r.index.articles)}** ({r.size} passages)")
     except SanadError as exc:
@@ -100,14 +79,6 @@ def _index_summary(settings: Settings) -> str:
     except Exception:
         log.exception("index summary failed")
         return "⚠️ تعذّر تحميل الفهرس · The index could not be loaded"
-
-
-def _accepts(fn: Callable, name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _msg(role: str, content: str) -> dict[str, str]:
@@ -143,17 +114,17 @@ def render_waiting(position: int, lang: str) -> str:
             f'<span dir="ltr">Waiting for the language model, position {position}</span></div>')
 
 
-def build_app(settings: Settings | None = None, answer_stream: AnswerStream | None = None,
-              gate: LLMGate | None = None) -> gr.Blocks:
-    """The chat UI. `answer_stream` defaults to `rag.answer_stream` (looked up when the first question comes).
+def build_app(sanad: Sanad | None = None, gate: LLMGate | None = None) -> gr.Blocks:
+    """The chat UI over `sanad` (default: the shared instance for the SANAD_* settings).
 
     LLM answers pass `gate` (default: the process-wide one sized by SANAD_LLM_CONCURRENCY / SANAD_LLM_QUEUE);
     the "ask" worker pool has room for all of them plus CONCURRENCY extractive answers, which therefore never
     wait behind a language model."""
-    settings = settings or get_settings()
+    sanad = sanad or sanad_for(get_settings())
+    settings = sanad.settings
     gate = gate or shared_gate(settings.llm_concurrency, settings.llm_queue)
     ask_workers = CONCURRENCY + gate.capacity + gate.queue
-    backends = _backends(settings)
+    backends = sanad.backends.available(settings) or ["extractive"]
     default_backend = settings.backend if settings.backend in backends else backends[0]
 
     def ask(question: str, chat: list[dict], history: list[dict], backend: str, top_k: float, language: str):
@@ -165,28 +136,21 @@ def build_app(settings: Settings | None = None, answer_stream: AnswerStream | No
             chat.append(_msg("user", render.render_user(question)))
         chat.append(_msg("assistant", render.render_pending(question, lang=lang)))
         yield "", chat, history
-        stream = answer_stream or _default_answer_stream()
-        extra = {"settings": settings} if _accepts(stream, "settings") else {}
-        partial, final = "", None
-
-        def start() -> Iterator:
-            return stream(question, history=history or None, top_k=int(top_k), backend=backend,
-                          language=None if language == "auto" else language, **extra)
-
+        partial = ""
         try:
-            uses_llm = (backend or settings.backend) != "extractive"
-            for item in _through_gate(gate, start) if uses_llm else start():
+            # Checked now (a bad question fails at once); the answer runs as the response is read.
+            response = sanad.ask(question, history=history or None, top_k=int(top_k), backend=backend,
+                                 language=None if language == "auto" else language)
+            heavy = sanad.backends.get(backend or settings.backend).heavy
+            for item in _through_gate(gate, lambda: iter(response)) if heavy else response:
                 if isinstance(item, Waiting):
                     chat[-1] = _msg("assistant", render_waiting(item.position, lang))
                     yield gr.skip(), chat, history
-                elif isinstance(item, Answer):
-                    final = item
-                elif isinstance(item, str) and item:
+                elif item:
                     partial += item
                     chat[-1] = _msg("assistant", render.render_pending(question, partial, lang))
                     yield gr.skip(), chat, history
-            if final is None:
-                raise RuntimeError("answer_stream ended without an Answer")
+            final = response.answer
             chat[-1] = _msg("assistant", render.render_answer(final, uuid.uuid4().hex[:8]))
             history = history + [_msg("user", question), _msg("assistant", final.text)]
         except LLMBusy as exc:
@@ -209,12 +173,12 @@ def build_app(settings: Settings | None = None, answer_stream: AnswerStream | No
                 progress((done, total), desc="تضمين المقاطع · Embedding passages", unit="passages")
 
         try:
-            result = add_files(files, settings, progress=tick)
+            result = add_files(files, sanad, progress=tick)
             status = result.to_markdown()
         except Exception:
             log.exception("upload failed")
             status = "⚠️ تعذّرت إضافة الملفات؛ الفهرس السابق سليم · Adding the files failed; the index is unchanged"
-        return status, None, _index_summary(settings)
+        return status, None, _index_summary(sanad)
 
     with SanadBlocks(title=TITLE, fill_width=True, analytics_enabled=False) as app:
         history = gr.State([])
@@ -307,7 +271,7 @@ def build_app(settings: Settings | None = None, answer_stream: AnswerStream | No
         if files is not None:
             files.upload(upload, files, [upload_status, files, index_info], api_name="add_articles",
                          concurrency_limit=1)
-        app.load(lambda: _index_summary(settings), None, index_info, api_name=False)
+        app.load(lambda: _index_summary(sanad), None, index_info, api_name=False)
     app.queue(default_concurrency_limit=CONCURRENCY)
     return app
 
@@ -332,8 +296,6 @@ def serve(host: str = "127.0.0.1", port: int = 7860, allow_no_auth: bool = False
     Beyond loopback a password (SANAD_AUTH) is required unless `allow_no_auth` / SANAD_ALLOW_NO_AUTH=1."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("sanad").setLevel(logging.INFO)
-    from rag.engine import ensure_default_index, get_retriever
-
     settings = get_settings()
     auth = parse_auth(settings.auth)
     allow_no_auth = allow_no_auth or settings.allow_no_auth
@@ -344,14 +306,15 @@ def serve(host: str = "127.0.0.1", port: int = 7860, allow_no_auth: bool = False
     if not (settings.index_path / "manifest.json").exists():
         print(f"Building the index at {settings.index_path} from the bundled articles (first run)…",
               file=sys.stderr, flush=True)
-    report = ensure_default_index(settings, progress=_terminal_progress())
+    sanad = sanad_for(settings)
+    report = sanad.ensure_index(progress=_terminal_progress())
     if report is not None:
         print(f"  indexed {report.added_articles} articles, {report.added_passages} passages "
               f"in {report.seconds:.1f} s", file=sys.stderr, flush=True)
-    retriever = get_retriever(settings)
+    retriever = sanad.retriever
     print(f"Index {settings.index_path}: {len(retriever.index.articles)} articles, {retriever.size} passages",
           file=sys.stderr, flush=True)
-    app = build_app(settings)
+    app = build_app(sanad)
     print(f"Sanad is at http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
     app.launch(server_name=host, server_port=port, show_error=False, quiet=True, auth=auth or None,
                auth_message="سند · Sanad")

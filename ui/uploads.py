@@ -11,7 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.settings import Settings
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rag.sanad import Sanad
 
 ALLOWED = (".txt", ".md", ".html", ".htm", ".jsonl", ".csv")
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -80,10 +83,9 @@ def check_file(path: Path, name: str | None = None) -> tuple[str, str] | None:
     return None
 
 
-def add_files(files: list[str | Path], settings: Settings,
+def add_files(files: list[str | Path], sanad: "Sanad",
               progress: Callable[[int, int], None] | None = None) -> UploadResult:
     """Check, then ingest the acceptable files into the configured index."""
-    from rag.engine import build, get_retriever
     from rag.errors import SanadError
 
     result = UploadResult()
@@ -108,7 +110,7 @@ def add_files(files: list[str | Path], settings: Settings,
         if not paths:
             return result
         try:
-            report = build(paths, settings, progress=progress)
+            report = sanad.build(paths, progress=progress)
         except SanadError as exc:
             result.error = str(exc)
             return result
@@ -117,7 +119,7 @@ def add_files(files: list[str | Path], settings: Settings,
         result.duplicates = report.duplicates
         result.total_articles = report.total_articles
         result.skipped = list(report.skipped)
-        get_retriever(settings)  # load the grown index now, not on the next question
+        sanad.retriever  # load the grown index now, not on the next question
         return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)

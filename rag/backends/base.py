@@ -51,6 +51,7 @@ class Draft:
 @runtime_checkable
 class Backend(Protocol):
     name: str  # what users pick: SANAD_BACKEND, --backend, the UI's dropdown
+    heavy: bool  # runs a language model: the UI queues such answers so they never starve the others
 
     def available(self, settings: Settings) -> bool:
         """Usable right now with these settings (cheap: no model load)."""

@@ -11,6 +11,7 @@ from .base import Draft, Resources
 
 class ChatBackend:
     name = ""
+    heavy = True
 
     def available(self, settings: Settings) -> bool:
         from .. import llm
@@ -43,7 +44,7 @@ class ChatBackend:
         messages, shown = prompts.build_messages(query.search_text, hits, lang, settings.llm_context,
                                                  settings.llm_max_tokens)
         model = self.model(settings)
-        draft = Draft(shown, iter(()), echo_words=prompts.SYSTEM[lang])
+        draft = Draft(shown, iter(()), echo_words=prompts.ECHO_WORDS)
 
         def chunks():
             produced: list[str] = []

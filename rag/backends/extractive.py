@@ -9,6 +9,7 @@ from .base import Draft, Resources
 
 class ExtractiveBackend:
     name = "extractive"
+    heavy = False
 
     def available(self, settings: Settings) -> bool:
         return True
@@ -18,7 +19,7 @@ class ExtractiveBackend:
 
     def generate(self, query, hits: list[Hit], res: Resources) -> Draft:
         q_vec = res.embed_query(query.search_text)[0]
-        chosen = extractive.select(query.search_text, q_vec, hits, res.embedder)
+        chosen = extractive.select(query.search_text, query.lang, q_vec, hits, res.sentences)
         pieces, citations = extractive.compose(chosen, hits, query.answer_lang)
         if not pieces:
             return Draft(hits, iter(()), quoted=[], refusal="no sentence answers the question")

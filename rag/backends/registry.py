@@ -23,7 +23,7 @@ class Registry:
 
     def register(self, backend: Backend) -> None:
         if not isinstance(backend, Backend):
-            raise ConfigError(f"{backend!r} is not a Sanad backend (needs name, available, generate, rewrite)")
+            raise ConfigError(f"{backend!r} is not a Sanad backend (needs name, heavy, available, generate, rewrite)")
         self._backends[backend.name] = backend
 
     @property
