@@ -79,21 +79,19 @@ def p50(values: list[float]) -> str:
 
 def run_backend(backend: str, questions: list[dict], settings, verbose: bool) -> dict:
     from rag.errors import SanadError
-    from rag.generation import answer_stream
-    from rag.types import Answer
+    from rag.sanad import sanad_for
 
     ttft, total, errors, refused = [], [], [], 0
     counts: dict[str, int] = {}
     for q in questions:
         t0 = time.perf_counter()
         first = None
-        final = None
         try:
-            for item in answer_stream(q["question"], backend=backend, settings=settings):
-                if isinstance(item, Answer):
-                    final = item
-                elif first is None and item:
+            response = sanad_for(settings).ask(q["question"], backend=backend)
+            for _ in response:
+                if first is None:
                     first = time.perf_counter() - t0
+            final = response.answer
         except SanadError as exc:
             errors.append(f"{q['id']}: {exc}")
             continue
@@ -101,16 +99,13 @@ def run_backend(backend: str, questions: list[dict], settings, verbose: bool) ->
         total.append(elapsed)
         if first is not None:
             ttft.append(first)
-        if final is None:
-            errors.append(f"{q['id']}: the stream ended without an Answer")
-            continue
         refused += bool(final.refused)
-        for key, value in (final.verification or {}).items():
-            counts[key] = counts.get(key, 0) + int(value)
+        for key in ("kept", "repaired", "dropped", "out_of_range", "unsupported_sentences"):
+            counts[key] = counts.get(key, 0) + getattr(final.verification, key)
         if verbose:
             text = final.text.replace("\n", " ")
             print(f"  [{backend}] {q['id']} {elapsed:6.1f}s refused={final.refused} "
-                  f"verification={final.verification} changes={len(final.changes)} | {text[:140]}", flush=True)
+                  f"changes={len(final.verification.changes)} | {text[:140]}", flush=True)
     return {"ttft": ttft, "total": total, "errors": errors, "refused": refused, "counts": counts}
 
 
@@ -124,7 +119,8 @@ def main() -> None:
     ap.add_argument("--quiet", action="store_true", help="no per-question lines")
     args = ap.parse_args()
 
-    from rag.llm import available_backends, gguf_path
+    from rag.llm import gguf_path
+    from rag.sanad import sanad_for
     from rag.settings import get_settings
 
     settings = get_settings()
@@ -136,23 +132,19 @@ def main() -> None:
         server = proc
         settings = replace(settings, llm_base_url=base)
     try:
-        backends = args.backends or available_backends(settings)
+        backends = args.backends or sanad_for(settings).backends.available(settings)
         questions = pick_questions(args.n)
         print(f"{len(questions)} seed questions: {', '.join(q['id'] for q in questions)}")
         print(f"backends: {', '.join(backends)}; llm_max_tokens={settings.llm_max_tokens}, "
               f"llm_context={settings.llm_context}, top_k={settings.top_k}, cpus={os.cpu_count()}"
               + (f", openai server {settings.llm_base_url}" if "openai" in backends else ""))
         # Warm-up outside the figures: index/embedder load, and for llama.cpp the model load.
-        from rag.engine import get_retriever
-
-        get_retriever(settings)
-        from rag.generation import answer
-
-        answer("What did the articles report?", backend="extractive", settings=settings)
+        sanad_for(settings).answer("What did the articles report?", backend="extractive")
         if "llamacpp" in backends:
-            from rag.llm import _load_llama, chat_model
+            from rag.llm import llamacpp_chat
+            from rag.llm.llamacpp import _load_llama
 
-            model = chat_model(settings, "llamacpp")
+            model = llamacpp_chat(settings)
             _load_llama(model.model_path, model.n_ctx)
         results = {}
         for backend in backends:

@@ -176,15 +176,16 @@ def main() -> None:
 
     from gradio_client import Client
 
-    from rag.engine import get_retriever
+    from rag.sanad import Sanad
     from rag.settings import get_settings
     from ui.app import CONCURRENCY, build_app
 
     questions = seed_questions(args.questions)
     with StubLLM(token_delay=args.token_delay, repeat=20) as llm:
         settings = replace(get_settings(), llm_base_url=llm.base_url)
-        get_retriever(settings)
-        app = build_app(settings)
+        sanad = Sanad(settings)
+        sanad.retriever  # loaded before the measurement
+        app = build_app(sanad)
         port = free_port()
         app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
         url = f"http://127.0.0.1:{port}/"

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from helpers import free_port  # noqa: F401  (fixtures below launch apps on free ports)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,14 +62,6 @@ def fresh_settings(settings, tmp_path):
     return replace(settings, index_dir=tmp_path / "index")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ui_settings(retriever, settings, tmp_path_factory, request):
     """Settings over a private copy of the session's seed index, for this test module (UI tests upload
@@ -97,13 +88,6 @@ def ui_url(ui_settings):
         yield f"http://127.0.0.1:{port}/"
     finally:
         app.close()
-
-
-def shared_data(*parts: str) -> Path:
-    path = SHARED.joinpath("data", *parts)
-    if not path.exists():
-        pytest.skip(f"shared data {path} is absent (it lives beside the checkout as ../shared)")
-    return path
 
 
 @pytest.fixture(scope="session")

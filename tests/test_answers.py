@@ -11,6 +11,8 @@ from rag.errors import QueryError
 from rag.types import Hit, Passage
 from rag.verify import verify
 
+from helpers import assert_citations_valid
+
 QUESTIONS = [
     ("متى دخل اتفاق وقف إطلاق النار حيز التنفيذ؟", "ar", "27 شباط"),
     ("ما المنتجع الذي سيطر عليه الجيش السوري شمال حلب؟", "ar", "الكاستيلو"),
@@ -19,18 +21,6 @@ QUESTIONS = [
     ("Which resort north of Aleppo did the Syrian army take control of?", "en", "الكاستيلو"),
     ("What did Putin say about the chemical attack in Khan Shaykhun?", "en", "استفزازية"),
 ]
-
-
-def assert_citations_valid(a: Answer):
-    assert a.citations, a.text
-    numbers_in_text = {int(n) for n in re.findall(r"\[(\d+)\]", a.text)}
-    for c in a.citations:
-        assert 1 <= c.number <= len(a.passages)
-        shown = a.passages[c.number - 1].passage
-        assert shown.id == c.passage_id
-        assert shown.text[c.start:c.end] == c.quote  # the supporting sentence is really in that passage
-        assert c.number in numbers_in_text
-    assert numbers_in_text <= {c.number for c in a.citations}
 
 
 @pytest.mark.parametrize("question,lang,fact", QUESTIONS)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.evaluation.gold import GoldQuestion, check_gold, contains_quote, fold, is_relevant, load_gold
+from rag.evaluation.gold import GoldQuestion, check_gold, contains_quote, is_relevant, load_gold
 from rag.evaluation.metrics import best_f1, contains_answer, ranked_run, ranx_evaluate, token_f1
 from rag.evaluation.runner import score_answer, summarise_answers, summarise_retrieval
 from rag.evaluation.squad import load_arcd, load_squad
@@ -199,7 +199,7 @@ def test_squad_eval_builds_a_dataset_index_and_finds_the_contexts(fresh_settings
 
 
 def test_arcd_loader_reads_the_shared_split():
-    from conftest import shared_data
+    from helpers import shared_data
 
     folder = shared_data("arcd-train")
     ds = load_arcd(folder, ROOT / "eval" / "gold" / "arcd_en20.jsonl")

@@ -56,7 +56,7 @@ def test_saudinewsnet_sample_cleans(tmp_path):
     import gzip
     import itertools
 
-    from conftest import shared_data
+    from helpers import shared_data
 
     src = shared_data("saudinewsnet", "articles.jsonl.gz")
     with gzip.open(src, "rt", encoding="utf-8") as f:

@@ -16,6 +16,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from rag import llm
+from rag.llm import gguf as llm_gguf_mod
+from rag.llm.llamacpp import _load_llama
 from rag.errors import LLMError
 
 MAX_TOKENS = 16
@@ -36,10 +38,10 @@ def _one_line(err: LLMError) -> str:
 def test_assembled_gguf_is_verified(settings, llm_gguf):
     if settings.llm_gguf:
         pytest.skip("SANAD_LLM_GGUF is set: the user's own model is not ours to verify")
-    assert llm_gguf == llm.default_gguf(settings)
-    assert llm_gguf.stat().st_size == llm.EXPECTED_SIZE
+    assert llm_gguf == llm_gguf_mod.default_gguf(settings)
+    assert llm_gguf.stat().st_size == llm_gguf_mod.EXPECTED_SIZE
     sidecar = llm_gguf.with_name(llm_gguf.name + ".sha256")
-    assert sidecar.read_text().split()[0] == llm.EXPECTED_SHA256
+    assert sidecar.read_text().split()[0] == llm_gguf_mod.EXPECTED_SHA256
     with open(llm_gguf, "rb") as fh:
         assert fh.read(4) == b"GGUF"
     # A second install is a cheap no-op that reports the same path.
@@ -54,7 +56,7 @@ def test_whole_file_sha256(settings, llm_gguf):
     if settings.llm_gguf:
         pytest.skip("SANAD_LLM_GGUF is set")
     with open(llm_gguf, "rb") as fh:
-        assert hashlib.file_digest(fh, "sha256").hexdigest() == llm.EXPECTED_SHA256
+        assert hashlib.file_digest(fh, "sha256").hexdigest() == llm_gguf_mod.EXPECTED_SHA256
 
 
 def test_gguf_override_missing_names_the_command(settings, tmp_path):
@@ -78,34 +80,34 @@ def test_gguf_override_is_used(settings, llm_gguf):
 
 
 def test_available_backends(settings, llm_gguf, tmp_path):
+    from rag.backends import build_registry
+
+    registry = build_registry(settings)
     with_model = replace(settings, llm_gguf=str(llm_gguf), llm_base_url="")
-    assert llm.available_backends(with_model) == ["extractive", "llamacpp"]
+    assert registry.available(with_model) == ["extractive", "llamacpp"]
     without = replace(settings, home=tmp_path, llm_gguf="", llm_base_url="")
-    assert llm.available_backends(without) == ["extractive"]
+    assert registry.available(without) == ["extractive"]
     served = replace(without, llm_base_url="http://127.0.0.1:9/v1")
-    assert llm.available_backends(served) == ["extractive", "openai"]
+    assert registry.available(served) == ["extractive", "openai"]
 
 
-def test_chat_model_refuses_what_it_cannot_make(settings):
+def test_chat_model_refuses_what_it_cannot_make(settings, tmp_path):
     with pytest.raises(LLMError) as exc:
-        llm.chat_model(replace(settings, llm_base_url=""), "openai")
+        llm.openai_chat(replace(settings, llm_base_url=""))
     assert "SANAD_LLM_BASE_URL" in _one_line(exc.value)
-    for backend in ("extractive", "gpt-9"):
-        with pytest.raises(LLMError):
-            llm.chat_model(settings, backend)
+    with pytest.raises(LLMError, match="install-llm"):
+        llm.llamacpp_chat(replace(settings, home=tmp_path, llm_gguf=""))
 
 
 # ------------------------------------------------------------------------------- real generation
 @pytest.fixture(scope="module")
 def llamacpp_model(settings, llm_gguf):
-    return llm.chat_model(replace(settings, llm_gguf=str(llm_gguf), llm_max_tokens=MAX_TOKENS), "llamacpp")
+    return llm.llamacpp_chat(replace(settings, llm_gguf=str(llm_gguf), llm_max_tokens=MAX_TOKENS))
 
 
 @pytest.fixture(scope="module")
 def openai_model(settings, llm_server):
-    return llm.chat_model(
-        replace(settings, llm_base_url=llm_server, llm_max_tokens=MAX_TOKENS, llm_timeout=120), "openai"
-    )
+    return llm.openai_chat(replace(settings, llm_base_url=llm_server, llm_max_tokens=MAX_TOKENS, llm_timeout=120))
 
 
 @pytest.mark.slow
@@ -140,7 +142,7 @@ def test_llamacpp_stream_closed_early_releases_the_model(llamacpp_model):
     stream = llm.stream_text(llamacpp_model, COUNTING)
     assert next(stream)
     stream.close()
-    _, lock = llm._load_llama(llamacpp_model.model_path, llamacpp_model.n_ctx)
+    _, lock = _load_llama(llamacpp_model.model_path, llamacpp_model.n_ctx)
     assert lock.acquire(timeout=5), "the llama.cpp lock is still held after the stream was closed"
     lock.release()
 
@@ -164,7 +166,7 @@ def test_llamacpp_is_safe_from_two_threads(llamacpp_model):
 
 
 def test_llamacpp_prompt_too_long_is_an_llm_error(settings, llm_gguf):
-    model = llm.chat_model(replace(settings, llm_gguf=str(llm_gguf), llm_context=128, llm_max_tokens=8), "llamacpp")
+    model = llm.llamacpp_chat(replace(settings, llm_gguf=str(llm_gguf), llm_context=128, llm_max_tokens=8))
     with pytest.raises(LLMError) as exc:
         llm.invoke_text(model, [HumanMessage("news " * 400)])
     assert "too long" in _one_line(exc.value)
@@ -172,7 +174,7 @@ def test_llamacpp_prompt_too_long_is_an_llm_error(settings, llm_gguf):
 
 # ------------------------------------------------------------------------------------ broken servers
 def test_unreachable_server_is_an_llm_error(settings):
-    model = llm.chat_model(replace(settings, llm_base_url="http://127.0.0.1:9/v1", llm_timeout=3), "openai")
+    model = llm.openai_chat(replace(settings, llm_base_url="http://127.0.0.1:9/v1", llm_timeout=3))
     t0 = time.perf_counter()
     with pytest.raises(LLMError) as exc:
         llm.invoke_text(model, MESSAGES)
@@ -240,7 +242,7 @@ def bad_server(request):
 )
 def test_broken_server_is_an_llm_error(settings, bad_server, request):
     kind = request.node.callspec.params["bad_server"]
-    model = llm.chat_model(replace(settings, llm_base_url=bad_server, llm_timeout=1.5), "openai")
+    model = llm.openai_chat(replace(settings, llm_base_url=bad_server, llm_timeout=1.5))
     for call in (llm.invoke_text, lambda m, msgs: "".join(llm.stream_text(m, msgs))):
         with pytest.raises(LLMError) as exc:
             call(model, MESSAGES)

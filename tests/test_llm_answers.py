@@ -12,7 +12,7 @@ import pytest
 
 from rag import answer
 from rag.errors import LLMError
-from test_answers import assert_citations_valid
+from helpers import assert_citations_valid
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,7 @@ def test_normalised_matching_finds_variant_spelling(retriever):
 def test_bad_queries_raise_clear_errors(retriever):
     with pytest.raises(QueryError, match="empty"):
         retriever.search("   ", 5)
-    with pytest.raises(ValueError, match="unknown method"):
+    with pytest.raises(QueryError, match="unknown search method"):
         retriever.search("سؤال", 5, method="magic")
 
 

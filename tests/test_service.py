@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port
+from helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench/ is not a package of the install
@@ -149,7 +149,7 @@ def test_browser_shows_the_place_in_line(ui_settings, launched):
     """In a real browser: an LLM question behind a busy model shows "position 1", then its answer."""
     from gradio_client import Client
     from playwright.sync_api import sync_playwright
-    from test_ui_browser import ARGS, CHROMIUM, FINAL
+    from helpers import ARGS, CHROMIUM, FINAL
 
     from ui.gate import LLMGate
 

@@ -6,7 +6,6 @@ The real store code runs on real files, in real processes; only the embedder is 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -17,7 +16,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from rag import store
@@ -25,48 +23,13 @@ from rag.corpus import LoadResult
 from rag.errors import IndexProblem
 from rag.settings import Settings, check_index_name
 from rag.store import NoArticles, build_index, index_state, load_index
-from rag.types import Article
+
+from helpers import HashEmbedder, loaded, make_article
 
 pytestmark = pytest.mark.fast
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
-WORDS = ("الحكومة الوزير المدينة الاقتصاد المياه الطاقة المدرسة الجامعة المستشفى الطريق السوق الزراعة "
-         "المطر الشمس البحر الجبل القطار الميناء المصنع الصحيفة المحكمة البرلمان الشرطة الرياضة الملعب "
-         "الفريق المدرب الطبيب الدواء المريض الطالب المعلم الكتاب المكتبة المتحف المسرح الفنان").split()
-
-
-class HashEmbedder:
-    """Deterministic unit vectors from a hash of the text: the store's code paths, without a model."""
-
-    model_id, dim = "test-hash-16", 16
-
-    def _vec(self, text: str) -> np.ndarray:
-        v = np.random.default_rng(int(hashlib.md5(text.encode()).hexdigest()[:8], 16)).standard_normal(self.dim)
-        return (v / np.linalg.norm(v)).astype(np.float32)
-
-    def embed_passages(self, texts, batch_size=32, progress=None):
-        if progress:
-            progress(len(texts))
-        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
-
-    def embed_queries(self, texts):
-        return self.embed_passages(texts)
-
-    def count_tokens(self, text):
-        return len(text.split())
-
-
-def make_article(i: int, sentences: int = 6) -> Article:
-    rng = random.Random(i)
-    body = " ".join(" ".join(rng.choice(WORDS) for _ in range(12)) + "." for _ in range(sentences))
-    return Article(id=f"art{i:05d}", title=f"خبر رقم {i}", text=body, source=f"{i}.txt")
-
-
-def loaded(*ids: int) -> LoadResult:
-    return LoadResult(articles=[make_article(i) for i in ids])
-
-
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -254,9 +217,10 @@ def test_commit_fsyncs_every_data_file_and_the_folder_around_the_manifest_swap(t
 
 
 def test_model_folder_and_llm_sidecar_use_the_one_helper():
-    from rag import fsutil, llm, models
+    from rag import fsutil, models
+    from rag.llm import gguf
 
-    assert llm._write_atomic_text is fsutil.write_atomic and llm._fsync_dir is fsutil.fsync_dir
+    assert gguf._write_atomic_text is fsutil.write_atomic and gguf._fsync_dir is fsutil.fsync_dir
     assert models.fsync_tree is fsutil.fsync_tree
 
 
@@ -290,7 +254,7 @@ COMMITTER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     sys.path.insert(0, {tests!r})
-    from test_store_safety import HashEmbedder, loaded
+    from helpers import HashEmbedder, loaded
     from rag.store import build_index
     path, until, emb, i = Path({path!r}), time.monotonic() + {seconds}, HashEmbedder(), 1000
     while time.monotonic() < until:
@@ -331,7 +295,7 @@ KILLED_BUILDER = textwrap.dedent("""
     import sys
     from pathlib import Path
     sys.path.insert(0, {tests!r})
-    from test_store_safety import HashEmbedder, loaded
+    from helpers import HashEmbedder, loaded
     from rag.store import build_index
     path, emb = Path({path!r}), HashEmbedder()
     print("ready", flush=True)
@@ -370,7 +334,7 @@ def test_a_running_process_picks_up_a_version_committed_by_another(tmp_path):
     sanad = Sanad(settings, embedder=HashEmbedder())
     first = sanad.retriever
     assert sanad.retriever is first  # cached while nothing changes
-    script = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); from test_store_safety import HashEmbedder, loaded;"
+    script = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); from helpers import HashEmbedder, loaded;"
               f"from rag.store import build_index; from pathlib import Path;"
               f"build_index(Path({str(settings.index_path)!r}), loaded(3), HashEmbedder())")
     subprocess.run([sys.executable, "-c", script], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -11,7 +11,7 @@ from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
-from conftest import free_port
+from helpers import free_port
 
 AR_QUESTION = "من هو ممثل روسيا الدائم لدى مقر الأمم المتحدة في جنيف؟"
 EN_QUESTION = "Which Russian diplomat said Moscow believes Washington no longer demands Assad's immediate resignation?"

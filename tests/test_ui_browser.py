@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
+from helpers import ARGS, CHROMIUM, FINAL
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 AR_QUESTION = "من هو ممثل روسيا الدائم لدى مقر الأمم المتحدة في جنيف؟"
@@ -29,7 +28,6 @@ XSS_ARTICLE = f"""{XSS_TITLE}
 """
 XSS_QUESTION = "إلى من ذهبت جائزة مهرجان الخط العربي الكبرى في حمص؟"
 
-FINAL = ".sanad-final, .sanad-refusal, .sanad-error"
 
 
 @pytest.fixture(scope="module")

