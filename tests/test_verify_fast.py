@@ -76,3 +76,18 @@ def test_an_answer_sentence_repeating_a_planted_instruction_is_removed():
     out = verify(f"{planted} [1].", _hits(SOURCE + " " + planted + "."), NO_MODEL, QUESTION)
     assert not out.citations and not out.text
     assert [c.kind for c in out.report.changes] == ["instruction"]
+
+
+def test_the_ui_shows_what_verification_changed_escaped():
+    from rag.types import Answer
+    from ui.render import render_answer
+
+    out = verify("الرئيس <b>الأسد</b> استقال [1]. لم تعد واشنطن تطالب بأن يقدم الرئيس الأسد استقالته [7].",
+                 _hits(SOURCE), NO_MODEL, QUESTION)
+    kinds = [c.kind for c in out.report.changes]
+    assert kinds == ["restated", "out_of_range", "repaired"], kinds  # [7] is no source; [1] supports it
+    for lang, needle in (("en", "only restates the question"), ("ar", "إعادة السؤال")):
+        html = render_answer(Answer(text=out.text, language=lang, citations=out.citations, passages=_hits(SOURCE),
+                                    verification=out.report), "m1")
+        assert "sanad-changes" in html and needle in html and "(3)" in html
+        assert "<b>" not in html and "&lt;b&gt;" in html

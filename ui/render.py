@@ -45,6 +45,19 @@ LABELS = {
 }
 
 
+# What verification changed, per kind (rag.types.CHANGE_TEXT), said in Arabic; English uses Change.describe().
+CHANGES_AR = {
+    "out_of_range": "حُذف استشهاد بمصدر غير موجود",
+    "dropped": "حُذف استشهاد لا يدعم الجملة",
+    "repaired": "صُحّح رقم المصدر",
+    "unsupported": "حُذفت جملة لا يدعمها أي مصدر",
+    "invented": "حُذفت جملة فيها كلمات لا ترد في المصادر",
+    "instruction": "حُذفت جملة تشبه التعليمات",
+    "restated": "حُذفت جملة لا تزيد على إعادة السؤال",
+    "not_quoted": "حُذف اقتباس لا يطابق مصدره",
+}
+
+
 def guess_language(text: str) -> str:
     """'ar' when the text has at least as many Arabic letters as Latin ones (UI labels only)."""
     ar = len(_ARABIC.findall(text or ""))
@@ -221,6 +234,19 @@ def _meta(answer: Answer, lang: str) -> str:
     return f'<div class="sanad-meta" dir="ltr">{" · ".join(parts)}</div>'
 
 
+def _changes(answer: Answer, lang: str) -> str:
+    """What verification changed in the draft, collapsed (the sentences quoted are model output: escaped)."""
+    changes = answer.verification.changes
+    if not changes:
+        return ""
+    items = []
+    for c in changes:
+        line = c.describe() if lang == "en" else f"{CHANGES_AR.get(c.kind, c.kind)}: {c.claim[:80]}"
+        items.append(f"<li>{_esc(line)}</li>")
+    return (f'<details class="sanad-changes"><summary>{LABELS[lang]["changes"]} ({len(changes)})</summary>'
+            f'<ul>{"".join(items)}</ul></details>')
+
+
 def _render_user(text: str) -> str:
     lang = guess_language(text)
     d = first_strong_direction(text, direction(lang))
@@ -254,7 +280,7 @@ def _render_answer(answer: Answer, msg_id: str) -> str:
             f'<div class="sanad-body">{_paragraphs(_esc(answer.text))}</div>'
             + (f'<details class="sanad-more"><summary>{L["closest"]}</summary>{closest}</details>'
                if closest else "")
-            + _meta(answer, lang) + "</div>"
+            + _changes(answer, lang) + _meta(answer, lang) + "</div>"
         )
     body = _link_citations(_esc(answer.text), msg_id, cited)
     parts = [
@@ -271,6 +297,7 @@ def _render_answer(answer: Answer, msg_id: str) -> str:
             parts.extend(_source_card(s, msg_id, lang, False) for s in uncited.values())
             parts.append("</details>")
         parts.append("</div>")
+    parts.append(_changes(answer, lang))
     parts.append(_meta(answer, lang))
     parts.append("</div>")
     return "".join(parts)
