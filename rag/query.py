@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from . import arabic
-from .errors import QueryError
-from .settings import Settings
+from rag.errors import QueryError
+from rag.settings import Settings
+from rag.text import arabic
 
 LANGUAGES = ("ar", "en")
 

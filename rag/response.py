@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .errors import SanadError
-from .types import Answer
+from rag.errors import SanadError
+from rag.types import Answer
 
 
 class Response:

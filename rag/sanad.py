@@ -16,18 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import engine
-from .backends import Registry, Resources, build_registry
-from .errors import ConfigError
-from .evidence import SentenceVectors
-from .generation import run
-from .models import Embedder, get_embedder
-from .query import make_query
-from .response import Response
-from .retrieval import Retriever
-from .settings import Settings, get_settings
-from .store import BuildReport, load_index
-from .types import Answer, Hit
+from rag.answering.evidence import SentenceVectors
+from rag.answering.pipeline import run
+from rag.backends import Registry, Resources, build_registry
+from rag.embedding.models import Embedder, get_embedder
+from rag.errors import ConfigError
+from rag.query import make_query
+from rag.response import Response
+from rag.search.retrieval import Retriever
+from rag.settings import Settings, get_settings
+from rag.storage import lifecycle
+from rag.storage.index import BuildReport, load_index
+from rag.types import Answer, Hit
 
 QUERY_CACHE = 256  # question vectors kept (answering embeds the question for retrieval and for selection)
 
@@ -70,7 +70,7 @@ class Sanad:
         with self._lock:
             stamp = _manifest_stamp(self.settings.index_path)
             if self._retriever is None or stamp != self._loaded_stamp:
-                engine.ensure_default_index(self.settings, embedder=lambda: self.embedder)
+                lifecycle.ensure_default_index(self.settings, embedder=lambda: self.embedder)
                 stamp = _manifest_stamp(self.settings.index_path)  # before loading: a commit meanwhile reloads
                 index = load_index(self.settings.index_path, self.embedder.model_id)
                 self._retriever = Retriever(index, self.embedder, self.settings.dense_weight,
@@ -110,7 +110,7 @@ class Sanad:
     def ensure_index(self, progress: Callable[[int, int], None] | None = None) -> BuildReport | None:
         """Build (first run) or migrate the default index now, with progress, instead of on first use."""
         with self._lock:
-            return engine.ensure_default_index(self.settings, progress=progress, embedder=lambda: self.embedder)
+            return lifecycle.ensure_default_index(self.settings, progress=progress, embedder=lambda: self.embedder)
 
     def answer(self, question: str, **kwargs) -> Answer:
         return self.ask(question, **kwargs).answer
@@ -118,8 +118,8 @@ class Sanad:
     def build(self, paths: list[Path], *, rebuild: bool = False, faiss_kind: str = "flat",
               progress: Callable[[int, int], None] | None = None,
               ingest_progress: Callable[[str, int, int | None], None] | None = None) -> BuildReport:
-        """Add the articles under `paths` to this index (see `engine.build`); the next search sees them."""
-        report = engine.build(paths, self.settings, rebuild=rebuild, faiss_kind=faiss_kind, progress=progress,
+        """Add the articles under `paths` to this index (see `lifecycle.build`); the next search sees them."""
+        report = lifecycle.build(paths, self.settings, rebuild=rebuild, faiss_kind=faiss_kind, progress=progress,
                               ingest_progress=ingest_progress, embedder=lambda: self.embedder)
         with self._lock:
             self._retriever = None  # the next search loads the new version

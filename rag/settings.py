@@ -10,7 +10,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import ConfigError
+from rag.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SEEDS_DIR = PACKAGE_DIR / "data" / "seeds"
@@ -72,7 +72,7 @@ _INDEX_NAME = re.compile(r"[\w-][\w.-]{0,99}")  # \w: Unicode letters, digits an
 def check_index_name(name: str) -> str:
     """An index name is one plain folder name inside the index folder: no paths, no leading dot, no `..`."""
     if not isinstance(name, str) or not _INDEX_NAME.fullmatch(name):
-        from .errors import IndexProblem
+        from rag.errors import IndexProblem
 
         raise IndexProblem(f"index name {name!r} is not a plain name: use letters, digits, '.', '_' and '-' "
                            "(at most 100, not starting with '.')")

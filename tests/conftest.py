@@ -9,7 +9,6 @@ import os
 from dataclasses import replace
 
 import pytest
-
 from helpers import free_port  # noqa: F401  (fixtures below launch apps on free ports)
 
 
@@ -32,7 +31,7 @@ def settings(_test_index_dir):
 
 @pytest.fixture(scope="session")
 def embedder(settings):
-    from rag.models import get_embedder
+    from rag.embedding.models import get_embedder
 
     return get_embedder(settings)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.corpus import LoadResult
+from rag.ingest.corpus import LoadResult
 from rag.types import Answer, Article
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 
 from rag.backends import Draft
-from rag.chunking import sentence_spans
 from rag.errors import LLMError
+from rag.ingest.chunking import sentence_spans
 from rag.types import Citation
 
 RELEASE = threading.Event()  # "slow" answers wait for it

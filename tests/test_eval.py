@@ -9,8 +9,20 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.evaluation.gold import GoldQuestion, check_gold, contains_quote, is_relevant, load_gold
-from rag.evaluation.metrics import best_f1, contains_answer, ranked_run, ranx_evaluate, token_f1
+from rag.evaluation.gold import (
+    GoldQuestion,
+    check_gold,
+    contains_quote,
+    is_relevant,
+    load_gold,
+)
+from rag.evaluation.metrics import (
+    best_f1,
+    contains_answer,
+    ranked_run,
+    ranx_evaluate,
+    token_f1,
+)
 from rag.evaluation.runner import score_answer, summarise_answers, summarise_retrieval
 from rag.evaluation.squad import load_arcd, load_squad
 from rag.evaluation.tuning import suggest_threshold

@@ -1,4 +1,4 @@
-"""Score fusion (`rag.fusion`) against hand-computed values; no model, no index."""
+"""Score fusion (`rag.search.fusion`) against hand-computed values; no model, no index."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +7,7 @@ from math import sqrt
 import numpy as np
 import pytest
 
-from rag import fusion
+from rag.search import fusion
 
 pytestmark = pytest.mark.fast
 
@@ -109,7 +109,7 @@ def test_question_length_is_checked_only_with_the_callers_limit():
 
     from rag.errors import QueryError
     from rag.query import check_question
-    from rag.retrieval import Retriever
+    from rag.search.retrieval import Retriever
 
     assert check_question("  سؤال ", 5) == "سؤال"
     with pytest.raises(QueryError, match="too long .*limit is 10"):
@@ -122,7 +122,7 @@ def test_question_length_is_checked_only_with_the_callers_limit():
 
 
 def test_retriever_takes_its_fusion_weight_from_the_caller():
-    from rag.retrieval import Retriever
+    from rag.search.retrieval import Retriever
 
     (weight,) = [f for f in dataclasses.fields(Retriever) if f.name == "dense_weight"]
     assert weight.default is dataclasses.MISSING and weight.default_factory is dataclasses.MISSING

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from rag import corpus
 from rag.errors import IndexProblem
+from rag.ingest import corpus
 from rag.settings import SEEDS_DIR
-from rag.store import build_index, load_index
+from rag.storage.index import build_index, load_index
 
 
 class CountingEmbedder:
@@ -79,9 +79,9 @@ def test_process_killed_before_commit_keeps_old_index(tmp_path, embedder, settin
     before = (path / "manifest.json").read_text()
     (tmp_path / "c.txt").write_text(NEW_ARTICLE, encoding="utf-8")
     script = f"""
-import os, rag.store as store
-from rag import corpus
-from rag.models import get_embedder
+import os, rag.storage.index as store
+from rag.ingest import corpus
+from rag.embedding.models import get_embedder
 real_replace = os.replace
 def dying_replace(src, dst):
     if str(dst).endswith("manifest.json"):

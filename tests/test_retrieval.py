@@ -93,7 +93,7 @@ def test_long_rewritten_follow_up_is_searched(retriever, settings):
 
 
 def test_langchain_retriever(retriever):
-    from rag.retrieval import SanadRetriever
+    from rag.search.retrieval import SanadRetriever
 
     docs = SanadRetriever(retriever=retriever, k=3).invoke("ماذا قال بوتين عن الهجوم الكيماوي في خان شيخون؟")
     assert len(docs) == 3

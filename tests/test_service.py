@@ -148,8 +148,8 @@ def test_password_guards_a_wider_address(ui_settings, tmp_path):
 def test_browser_shows_the_place_in_line(ui_settings, launched):
     """In a real browser: an LLM question behind a busy model shows "position 1", then its answer."""
     from gradio_client import Client
-    from playwright.sync_api import sync_playwright
     from helpers import ARGS, CHROMIUM, FINAL
+    from playwright.sync_api import sync_playwright
 
     from ui.gate import LLMGate
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from rag import engine
 from rag.errors import IndexProblem
 from rag.sanad import Sanad
-from rag.store import FORMAT_VERSION, load_index
+from rag.storage import lifecycle
+from rag.storage.index import FORMAT_VERSION, load_index
 
 ROOT = Path(__file__).resolve().parents[1]
 USER_ARTICLE = ("قمة المناخ في الرياض\n"
@@ -25,8 +25,8 @@ USER_ARTICLE = ("قمة المناخ في الرياض\n"
 def user_index(fresh_settings, tmp_path, embedder):
     """The default index in a private folder: the seeds plus one article the user added."""
     (tmp_path / "mine.txt").write_text(USER_ARTICLE, encoding="utf-8")
-    assert engine.ensure_default_index(fresh_settings) is not None  # empty folder: seeded
-    engine.build([tmp_path / "mine.txt"], fresh_settings)
+    assert lifecycle.ensure_default_index(fresh_settings) is not None  # empty folder: seeded
+    lifecycle.build([tmp_path / "mine.txt"], fresh_settings)
     index = load_index(fresh_settings.index_path, embedder.model_id)
     assert len(index.articles) == 6
     return fresh_settings
@@ -42,7 +42,7 @@ def test_format_upgrade_migrates_the_users_articles_not_the_seeds(user_index, em
     manifest = json.loads(manifest_path.read_text())
     manifest["format_version"] = FORMAT_VERSION - 1
     manifest_path.write_text(json.dumps(manifest))
-    report = engine.ensure_default_index(user_index)
+    report = lifecycle.ensure_default_index(user_index)
     assert report is not None and report.total_articles == 6
     assert _titles(user_index, embedder) == titles
     hits = Sanad(user_index, embedder=embedder).retriever.search("قمة المناخ في الرياض", 1)

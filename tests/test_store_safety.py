@@ -17,14 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
-
-from rag import store
-from rag.corpus import LoadResult
-from rag.errors import IndexProblem
-from rag.settings import Settings, check_index_name
-from rag.store import NoArticles, build_index, index_state, load_index
-
 from helpers import HashEmbedder, loaded, make_article
+
+from rag.errors import IndexProblem
+from rag.ingest.corpus import LoadResult
+from rag.settings import Settings, check_index_name
+from rag.storage import index as store
+from rag.storage.index import NoArticles, build_index, index_state, load_index
 
 pytestmark = pytest.mark.fast
 
@@ -130,13 +129,13 @@ def test_seeds_only_go_into_a_folder_that_holds_nothing(tmp_path):
 
 
 def test_engine_never_replaces_a_corrupt_default_index(tmp_path):
-    from rag import engine
+    from rag.storage import lifecycle
 
     settings = Settings(index_dir=tmp_path)
     build_index(settings.index_path, loaded(1, 2), HashEmbedder())
     _list_manifest(settings.index_path)
     before = snapshot(settings.index_path)
-    assert engine.ensure_default_index(settings) is None  # returns before any embedder is loaded
+    assert lifecycle.ensure_default_index(settings) is None  # returns before any embedder is loaded
     assert snapshot(settings.index_path) == before
 
 
@@ -217,8 +216,9 @@ def test_commit_fsyncs_every_data_file_and_the_folder_around_the_manifest_swap(t
 
 
 def test_model_folder_and_llm_sidecar_use_the_one_helper():
-    from rag import fsutil, models
+    from rag.embedding import models
     from rag.llm import gguf
+    from rag.storage import fsutil
 
     assert gguf._write_atomic_text is fsutil.write_atomic and gguf._fsync_dir is fsutil.fsync_dir
     assert models.fsync_tree is fsutil.fsync_tree
@@ -229,7 +229,7 @@ def test_model_folder_and_llm_sidecar_use_the_one_helper():
 def test_zero_articles_is_a_one_line_error_and_leaves_nothing(tmp_path):
     (tmp_path / "empty.txt").write_text("", encoding="utf-8")
     (tmp_path / "short.txt").write_text("كلمة", encoding="utf-8")
-    from rag import corpus
+    from rag.ingest import corpus
 
     with pytest.raises(NoArticles, match=r"no articles to index: 2 file\(s\) skipped \(empty.txt: .*short.txt"):
         build_index(tmp_path / "x", corpus.load([tmp_path / "empty.txt", tmp_path / "short.txt"]), HashEmbedder())
@@ -255,7 +255,7 @@ COMMITTER = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from helpers import HashEmbedder, loaded
-    from rag.store import build_index
+    from rag.storage.index import build_index
     path, until, emb, i = Path({path!r}), time.monotonic() + {seconds}, HashEmbedder(), 1000
     while time.monotonic() < until:
         i += 1
@@ -296,7 +296,7 @@ KILLED_BUILDER = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from helpers import HashEmbedder, loaded
-    from rag.store import build_index
+    from rag.storage.index import build_index
     path, emb = Path({path!r}), HashEmbedder()
     print("ready", flush=True)
     for i in range({start}, {start} + 1000):
@@ -335,7 +335,7 @@ def test_a_running_process_picks_up_a_version_committed_by_another(tmp_path):
     first = sanad.retriever
     assert sanad.retriever is first  # cached while nothing changes
     script = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); from helpers import HashEmbedder, loaded;"
-              f"from rag.store import build_index; from pathlib import Path;"
+              f"from rag.storage.index import build_index; from pathlib import Path;"
               f"build_index(Path({str(settings.index_path)!r}), loaded(3), HashEmbedder())")
     subprocess.run([sys.executable, "-c", script], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     second = sanad.retriever

@@ -156,6 +156,7 @@ def test_uploaded_article_is_answerable_at_once(client, ui_settings, tmp_path):
 @pytest.fixture(scope="module")
 def scripted(ui_settings):
     import scripted_backend
+
     from rag.sanad import Sanad
     from ui.app import build_app
 

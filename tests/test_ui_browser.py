@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from helpers import ARGS, CHROMIUM, FINAL
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

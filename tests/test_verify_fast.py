@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.evidence import SentenceVectors
+from rag.answering.evidence import SentenceVectors
+from rag.answering.verify import invented_words, verify
 from rag.types import Hit, Passage
-from rag.verify import invented_words, verify
 
 pytestmark = pytest.mark.fast
 

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..settings import Settings
-from ..types import Citation, Hit
+from rag.settings import Settings
+from rag.types import Citation, Hit
 
 if TYPE_CHECKING:
-    from ..evidence import SentenceVectors
-    from ..models import Embedder
-    from ..query import Query
+    from rag.answering.evidence import SentenceVectors
+    from rag.embedding.models import Embedder
+    from rag.query import Query
 
 
 @dataclass(frozen=True)

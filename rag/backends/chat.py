@@ -2,11 +2,11 @@
 OpenAI-compatible server (`openai`). They differ only in how the chat model is made."""
 from __future__ import annotations
 
-from .. import prompts
-from ..errors import LLMError
-from ..settings import Settings
-from ..types import Hit
-from .base import Draft, Resources
+from rag.answering import prompts
+from rag.backends.base import Draft, Resources
+from rag.errors import LLMError
+from rag.settings import Settings
+from rag.types import Hit
 
 
 class ChatBackend:
@@ -24,7 +24,7 @@ class ChatBackend:
     def rewrite(self, query, res: Resources) -> str | None:
         from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-        from ..llm import invoke_text
+        from rag.llm import invoke_text
 
         msgs = [SystemMessage(prompts.REWRITE)]
         for m in query.history[-6:]:
@@ -35,7 +35,7 @@ class ChatBackend:
         return lines[0].strip() if lines and lines[0].strip() else None
 
     def generate(self, query, hits: list[Hit], res: Resources) -> Draft:
-        from ..llm import stream_text
+        from rag.llm import stream_text
 
         settings = res.settings
         lang = query.answer_lang
@@ -66,7 +66,7 @@ class LlamaCppBackend(ChatBackend):
     name = "llamacpp"
 
     def available(self, settings: Settings) -> bool:
-        from ..llm import gguf_path, llama_cpp_importable
+        from rag.llm import gguf_path, llama_cpp_importable
 
         if not llama_cpp_importable():
             return False
@@ -77,7 +77,7 @@ class LlamaCppBackend(ChatBackend):
         return True
 
     def model(self, settings: Settings):
-        from ..llm import llamacpp_chat
+        from rag.llm import llamacpp_chat
 
         return llamacpp_chat(settings)
 
@@ -91,6 +91,6 @@ class OpenAIBackend(ChatBackend):
         return bool(settings.llm_base_url)
 
     def model(self, settings: Settings):
-        from ..llm import openai_chat
+        from rag.llm import openai_chat
 
         return openai_chat(settings)

@@ -1,8 +1,8 @@
 """Sanad's own backends, registered through the same hook any plugin uses."""
 from __future__ import annotations
 
-from .chat import LlamaCppBackend, OpenAIBackend
-from .extractive import ExtractiveBackend
+from rag.backends.chat import LlamaCppBackend, OpenAIBackend
+from rag.backends.extractive import ExtractiveBackend
 
 
 def register_backends(register) -> None:

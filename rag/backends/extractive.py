@@ -1,10 +1,10 @@
 """The offline backend: quote the retrieved sentences that best answer (no LLM; see rag/extractive.py)."""
 from __future__ import annotations
 
-from .. import extractive
-from ..settings import Settings
-from ..types import Hit
-from .base import Draft, Resources
+from rag.answering import extractive
+from rag.backends.base import Draft, Resources
+from rag.settings import Settings
+from rag.types import Hit
 
 
 class ExtractiveBackend:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import entry_points
 
-from ..errors import ConfigError, QueryError
-from ..settings import Settings
-from .base import Backend
+from rag.backends.base import Backend
+from rag.errors import ConfigError, QueryError
+from rag.settings import Settings
 
 HOOK = "register_backends"
 BUILTIN = ("rag.backends.defaults",)

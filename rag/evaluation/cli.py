@@ -27,7 +27,13 @@ def _fail(msg: str, code: int = 2) -> None:
 @contextlib.contextmanager
 def _bar(description: str, total: int):
     """A rich progress bar on stderr; yields a tick() function."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=_console(True)) as bar:
@@ -36,13 +42,13 @@ def _bar(description: str, total: int):
 
 
 def _settings():
-    from ..settings import get_settings
+    from rag.settings import get_settings
 
     return get_settings()
 
 
 def _load_gold(path: Path):
-    from .gold import GoldError, load_gold
+    from rag.evaluation.gold import GoldError, load_gold
 
     if not path.exists():
         _fail(f"{path}: no such gold file")
@@ -59,7 +65,7 @@ def _dataset(gold: Path | None, squad: Path | None, questions: Path | None, arcd
     if len(chosen) > 1:
         _fail("give only one of --gold, --squad, --arcd")
     if squad or arcd:
-        from .squad import dataset_index, load_arcd, load_squad
+        from rag.evaluation.squad import dataset_index, load_arcd, load_squad
 
         src = squad or arcd
         if not Path(src).exists():
@@ -81,8 +87,8 @@ def _dataset(gold: Path | None, squad: Path | None, questions: Path | None, arcd
             _console(True).print(f"[yellow]{len(notes)} questions have no indexed context (dropped as duplicates?): "
                                  f"{notes[:5]}")
         return ds.name, ds.questions, retriever, retriever.index.path, notes
-    from ..retrieval import Retriever
-    from ..sanad import sanad_for
+    from rag.sanad import sanad_for
+    from rag.search.retrieval import Retriever
 
     gold = gold or DEFAULT_GOLD
     questions_ = _load_gold(gold)
@@ -98,7 +104,7 @@ def check_gold_cmd(
     seeds: Annotated[Path | None, typer.Option(help="Folder of the articles (default: the bundled seeds)")] = None,
 ) -> None:
     """Validate a gold file: every field present, every evidence quote found in its cleaned article."""
-    from .gold import check_gold
+    from rag.evaluation.gold import check_gold
 
     if not file.exists():
         _fail(f"{file}: no such gold file")
@@ -130,9 +136,9 @@ def retrieval_cmd(
     out: Annotated[Path | None, typer.Option(help="Run folder (default eval/reports/<time>-retrieval-<set>)")] = None,
 ) -> None:
     """Recall@1/5/10/20, MRR@10 and nDCG@10 (ranx) per method and question language; writes a report."""
-    from ..retrieval import METHODS
-    from .report import default_run_dir, retrieval_table, write_report
-    from .runner import evaluate_retrieval, latency_summary
+    from rag.evaluation.report import default_run_dir, retrieval_table, write_report
+    from rag.evaluation.runner import evaluate_retrieval, latency_summary
+    from rag.search.retrieval import METHODS
 
     ms = [m.strip() for m in methods.split(",") if m.strip()]
     bad = [m for m in ms if m not in METHODS]
@@ -145,7 +151,7 @@ def retrieval_cmd(
     qs = qs[:limit] if limit else qs
     cache = None
     if cache_queries:
-        from .tuning import CachedQueries, query_cache_path
+        from rag.evaluation.tuning import CachedQueries, query_cache_path
 
         cache = CachedQueries(retriever, query_cache_path(retriever) if (squad or arcd) else None)
     try:
@@ -178,9 +184,8 @@ def answers_cmd(
 ) -> None:
     """Citation validity and precision, evidence recall, answer correctness, refusals, latency."""
     from rag import answer
-
-    from .report import answers_table, default_run_dir, write_report
-    from .runner import evaluate_answers
+    from rag.evaluation.report import answers_table, default_run_dir, write_report
+    from rag.evaluation.runner import evaluate_answers
 
     qs = _load_gold(gold)
     qs = qs[:limit] if limit else qs
@@ -202,7 +207,7 @@ def compare_cmd(
     run_b: Annotated[Path, typer.Argument(help="Later run folder")],
 ) -> None:
     """Print, question by question, what got better and what got worse from RUN_A to RUN_B."""
-    from .report import compare_runs, load_run
+    from rag.evaluation.report import compare_runs, load_run
 
     try:
         diff = compare_runs(load_run(run_a), load_run(run_b))
@@ -239,8 +244,8 @@ def fusion_cmd(
     """Sweep the fused dense weight on ARCD train and report Recall@k / MRR@10 per weight and language."""
     import json
 
-    from .report import default_run_dir
-    from .tuning import sweep_dense_weight
+    from rag.evaluation.report import default_run_dir
+    from rag.evaluation.tuning import sweep_dense_weight
 
     ws = [float(w) for w in weights.split(",") if w.strip()]
     settings = _settings()
@@ -263,7 +268,7 @@ def fusion_cmd(
                   f"(MRR@10 {best['MRR@10']:.3f}, R@5 {best['R@5']:.3f}); settings default is {settings.dense_weight}")
     out = out or default_run_dir("fusion", name)
     out.mkdir(parents=True, exist_ok=True)
-    from .report import provenance
+    from rag.evaluation.report import provenance
 
     (out / "fusion.json").write_text(json.dumps({"index": str(index_path), "code": provenance(), "rows": rows,
                                                  "best_ar": best},
@@ -280,9 +285,14 @@ def threshold_cmd(
     and the refusal threshold that separates them best."""
     import json
 
-    from ..sanad import sanad_for
-    from .report import default_run_dir
-    from .tuning import at_threshold, describe, suggest_threshold, top_dense_scores
+    from rag.evaluation.report import default_run_dir
+    from rag.evaluation.tuning import (
+        at_threshold,
+        describe,
+        suggest_threshold,
+        top_dense_scores,
+    )
+    from rag.sanad import sanad_for
 
     settings = _settings()
     qs = _load_gold(gold)
@@ -315,7 +325,7 @@ def threshold_cmd(
                           for g in sorted({r['lang'] for r in rows})))
     out = out or default_run_dir("threshold", gold.stem)
     out.mkdir(parents=True, exist_ok=True)
-    from .report import provenance
+    from rag.evaluation.report import provenance
 
     report["rows"] = rows
     report["code"] = provenance()

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..arabic import normalize
+from rag.text.arabic import normalize
 
 REQUIRED = ("id", "question", "lang", "answerable", "answers", "evidence", "article")
 _WORD = re.compile(r"[\w\u0600-\u06FF]+", re.UNICODE)
@@ -146,9 +146,9 @@ def _field_problems(row: dict) -> list[str]:
 def check_gold(path: Path, seeds_dir: Path | None = None) -> tuple[int, list[str]]:
     """Validate a gold file against the cleaned articles. Returns (pairs checked, problems); each problem
     names the line and id. Checks every field, that ids are unique, and that each evidence quote is found
-    in its cleaned article (`rag.corpus.load`) after normalisation and whitespace folding."""
-    from .. import corpus
-    from ..settings import SEEDS_DIR
+    in its cleaned article (`rag.ingest.corpus.load`) after normalisation and whitespace folding."""
+    from rag.ingest import corpus
+    from rag.settings import SEEDS_DIR
 
     loaded = corpus.load(Path(seeds_dir or SEEDS_DIR))
     articles = {a.source: fold(a.text) for a in loaded.articles}

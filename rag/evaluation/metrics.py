@@ -12,7 +12,7 @@ from collections import Counter
 
 import numpy as np
 
-from .gold import fold, words
+from rag.evaluation.gold import fold, words
 
 REPORT_METRICS = {"R@1": "hit_rate@1", "R@5": "hit_rate@5", "R@10": "hit_rate@10", "R@20": "hit_rate@20",
                   "MRR@10": "mrr@10", "nDCG@10": "ndcg@10"}

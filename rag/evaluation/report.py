@@ -7,7 +7,7 @@ import math
 import time
 from pathlib import Path
 
-from .metrics import REPORT_METRICS
+from rag.evaluation.metrics import REPORT_METRICS
 
 REPORTS_DIR = Path("eval/reports")
 

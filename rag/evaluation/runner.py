@@ -4,9 +4,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from .gold import GoldQuestion, is_relevant
-from .metrics import (CURVE_KS, REPORT_METRICS, best_f1, contains_answer, first_relevant_rank, percentile,
-                      quote_in, ranked_run, ranx_evaluate, ratio)
+from rag.evaluation.gold import GoldQuestion, is_relevant
+from rag.evaluation.metrics import (
+    CURVE_KS,
+    REPORT_METRICS,
+    best_f1,
+    contains_answer,
+    first_relevant_rank,
+    percentile,
+    quote_in,
+    ranked_run,
+    ranx_evaluate,
+    ratio,
+)
 
 Tick = Callable[[], None]
 

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..arabic import detect_language
-from ..types import Article
-from .gold import GoldQuestion
+from rag.evaluation.gold import GoldQuestion
+from rag.text.arabic import detect_language
+from rag.types import Article
 
 _LEADING_DASH = re.compile(r"^\s*[-–—]\s*")
 
@@ -137,10 +137,10 @@ def dataset_index(ds: Dataset, settings, *, progress=None):
     The index de-duplicates near-identical articles (ARCD repeats a few paragraphs with small edits): a
     question whose context was dropped as a near-duplicate gets the kept twin added to its relevant
     articles (recorded in `eval-dropped.json`). `notes` lists questions still without an indexed context."""
-    from ..errors import IndexProblem
-    from ..models import get_embedder
-    from ..retrieval import Retriever
-    from ..store import build_index, load_index
+    from rag.embedding.models import get_embedder
+    from rag.errors import IndexProblem
+    from rag.search.retrieval import Retriever
+    from rag.storage.index import build_index, load_index
 
     embedder = get_embedder(settings)
     path = settings.index_dir / ds.name
@@ -168,7 +168,7 @@ def dataset_index(ds: Dataset, settings, *, progress=None):
 
 
 def _shingles(text: str) -> set[str]:
-    from .gold import words
+    from rag.evaluation.gold import words
 
     w = words(text)
     return {" ".join(w[i:i + 5]) for i in range(max(1, len(w) - 4))}
@@ -188,7 +188,7 @@ def _find_twins(ds: Dataset, indexed: set[str]) -> dict[str, str | None]:
 
 
 def _load_result(ds: Dataset):
-    from ..corpus import LoadResult
+    from rag.ingest.corpus import LoadResult
 
     return LoadResult(articles=list(ds.articles))
 

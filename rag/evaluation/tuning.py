@@ -5,8 +5,8 @@ import dataclasses
 
 import numpy as np
 
-from .gold import GoldQuestion
-from .runner import evaluate_retrieval
+from rag.evaluation.gold import GoldQuestion
+from rag.evaluation.runner import evaluate_retrieval
 
 
 class CachedQueries:

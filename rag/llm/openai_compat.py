@@ -1,8 +1,8 @@
 """Any OpenAI-compatible server (vLLM, Ollama, llama.cpp's server, OpenAI) as a LangChain chat model."""
 from __future__ import annotations
 
-from ..errors import LLMError
-from ..settings import Settings
+from rag.errors import LLMError
+from rag.settings import Settings
 
 
 def openai_chat(settings: Settings):

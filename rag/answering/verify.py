@@ -11,11 +11,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import arabic
-from .chunking import sentence_spans
-from .evidence import SUPPORTED, SentenceVectors, cosine_support, evidence_sentences, lexical_support
-from .injection import is_instruction
-from .types import Change, Citation, Hit, Verification
+from rag.answering.evidence import (
+    SUPPORTED,
+    SentenceVectors,
+    cosine_support,
+    evidence_sentences,
+    lexical_support,
+)
+from rag.ingest.chunking import sentence_spans
+from rag.text import arabic
+from rag.text.injection import is_instruction
+from rag.types import Change, Citation, Hit, Verification
 
 CITE = re.compile(r"\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]")
 MIN_CLAIM_TOKENS = 2  # shorter sentences ("Yes.") carry no checkable claim

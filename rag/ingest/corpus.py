@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import arabic
-from .errors import CorpusError
-from .cleaning import clean_field, clean_lines, fallback_title, split_title
-from .types import Article
+from rag.errors import CorpusError
+from rag.ingest.cleaning import clean_field, clean_lines, fallback_title, split_title
+from rag.text import arabic
+from rag.types import Article
 
 SUPPORTED = {".txt", ".md", ".html", ".htm", ".jsonl", ".csv"}
 MAX_FILE_BYTES = 50 * 1024 * 1024

@@ -13,8 +13,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from . import arabic
-from .chunking import sentence_spans
+from rag.ingest.chunking import sentence_spans
+from rag.text import arabic
 
 REMOVED = "[removed: instruction-like text]"
 

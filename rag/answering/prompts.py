@@ -6,9 +6,9 @@ from functools import lru_cache
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from .chunking import sentence_spans
-from .injection import neutralise
-from .types import Hit
+from rag.ingest.chunking import sentence_spans
+from rag.text.injection import neutralise
+from rag.types import Hit
 
 SYSTEM = {
     "en": (

@@ -24,13 +24,13 @@ import bm25s
 import faiss
 import numpy as np
 
-from . import arabic
-from .chunking import ChunkSpec, chunk_article, sentence_spans
-from .corpus import Deduper, LoadResult
-from .errors import CorpusError, IndexProblem
-from .fsutil import fsync_dir, fsync_tree, write_atomic
-from .models import Embedder
-from .types import Article, Passage
+from rag.embedding.models import Embedder
+from rag.errors import CorpusError, IndexProblem
+from rag.ingest.chunking import ChunkSpec, chunk_article, sentence_spans
+from rag.ingest.corpus import Deduper, LoadResult
+from rag.storage.fsutil import fsync_dir, fsync_tree, write_atomic
+from rag.text import arabic
+from rag.types import Article, Passage
 
 FORMAT_VERSION = 4  # 2: passages embedded without their title; 3: sentence vectors; 4: BM25 tokens without punctuation
 HNSW_M = 32

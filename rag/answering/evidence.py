@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chunking import sentence_spans
-from .injection import is_instruction
-from .models import Embedder
-from .types import Passage
+from rag.embedding.models import Embedder
+from rag.ingest.chunking import sentence_spans
+from rag.text.injection import is_instruction
+from rag.types import Passage
 
 # e5 cosine between a sentence and an unrelated one sits near 0.75; paraphrases reach 0.88+.
 COS_FLOOR, COS_FULL = 0.80, 0.90

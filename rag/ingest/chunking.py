@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .types import Article, Passage
+from rag.types import Article, Passage
 
 # A sentence ends at . ! ? ؟ … (optionally followed by closing quotes/brackets), or at a line break.
 _SENTENCE = re.compile(r"[^\n.!?؟…]*(?:[.!?؟…]+[\"'»”)\]]*|\n|$)")

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import arabic
-from .fusion import zscore
-from .evidence import Sentence, SentenceVectors, evidence_sentences
-from .types import Citation, Hit
+from rag.answering.evidence import Sentence, SentenceVectors, evidence_sentences
+from rag.search.fusion import zscore
+from rag.text import arabic
+from rag.types import Citation, Hit
 
 # Per question language: (most sentences quoted, how far below the best a further sentence may score).
 # Cross-lingual sentence scores are flatter, so English answers quote a little more (measured on the seed gold

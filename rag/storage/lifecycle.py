@@ -10,11 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import corpus
-from .models import Embedder, get_embedder
-from .settings import SEEDS_DIR, Settings, get_settings
-from .store import BuildReport, NoArticles, build_index, holds_nothing, index_state
-
+from rag.embedding.models import Embedder, get_embedder
+from rag.ingest import corpus
+from rag.settings import SEEDS_DIR, Settings, get_settings
+from rag.storage.index import (
+    BuildReport,
+    NoArticles,
+    build_index,
+    holds_nothing,
+    index_state,
+)
 
 
 def build(paths: list[Path], settings: Settings | None = None, *, rebuild: bool = False, faiss_kind: str = "flat",

@@ -1,0 +1,1 @@
+"""From hits to a verified answer: the pipeline, prompts, extraction, verification."""

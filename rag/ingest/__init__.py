@@ -1,0 +1,1 @@
+"""From files to clean articles and passages: readers, boilerplate removal, de-duplication, chunking."""

@@ -1,0 +1,1 @@
+"""Dense, BM25 and fused search over an index; fusion as pure functions."""

@@ -1,0 +1,1 @@
+"""The on-disk index and its life cycle: atomic, durable versions; build, repair, migrate."""

@@ -1,0 +1,1 @@
+"""Arabic text analysis: normalisation, stemming, language; instruction-like text detection."""
