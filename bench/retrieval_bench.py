@@ -63,11 +63,10 @@ def to_articles(rows: list[dict]):
 
 def bench_throughput(embedder, articles, n_passages: int, repeats: int) -> None:
     from rag.ingest.chunking import chunk_article
-    from rag.storage.index import embed_text
 
     texts = []
     for a in articles:
-        texts += [embed_text(p) for p in chunk_article(a, embedder.count_tokens)]
+        texts += [p.text for p in chunk_article(a, embedder.count_tokens)]
         if len(texts) >= n_passages:
             break
     texts = texts[:n_passages]
@@ -156,7 +155,7 @@ def main() -> None:
     if not args.data.exists():
         sys.exit(f"{args.data} is absent (SaudiNewsNet lives in ../shared/data beside the checkout)")
 
-    from rag.embedding.models import get_embedder
+    from rag.embedding.embedders import get_embedder
     from rag.settings import get_settings
 
     settings = get_settings()

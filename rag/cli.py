@@ -15,6 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from rag.errors import UserError
 from rag.settings import SEEDS_DIR, get_settings
 
 app = typer.Typer(help="Sanad: cited answers from Arabic news articles.", no_args_is_help=True,
@@ -25,10 +26,6 @@ models_app = typer.Typer(help="Prepare the offline models.", no_args_is_help=Tru
 app.add_typer(models_app, name="models")
 console = Console()
 err = Console(stderr=True)
-
-
-class UserError(Exception):  # CLI-only misuse (e.g. a path that does not exist)
-    """A problem the user can fix; shown as one line, no traceback."""
 
 
 SEARCH_METHODS = ("dense", "bm25", "fused")
@@ -168,11 +165,11 @@ def ask(
 @models_app.command("prepare")
 def models_prepare() -> None:
     """Convert the bundled e5 weights (once) and build the default index from the seed articles if missing."""
-    from rag.embedding.models import ensure_e5_folder
+    from rag.embedding.e5 import ensure_e5_folder
     from rag.sanad import sanad_for
 
     settings = get_settings()
-    folder = ensure_e5_folder(settings)
+    folder = ensure_e5_folder(settings.models_dir)
     console.print(f"embedding model: {folder}")
     with _progress() as bar:
         task = bar.add_task("building the default index", total=None)
@@ -231,7 +228,7 @@ def main() -> None:
 
     try:
         rc = app(standalone_mode=False)  # usage errors come back to us instead of being printed as a panel
-    except (UserError, SanadError) as exc:
+    except SanadError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)  # plain print: rich would wrap the one line
         sys.exit(2)
     except click.exceptions.NoArgsIsHelpError as exc:  # bare `sanad` or `sanad index`: the help, as before

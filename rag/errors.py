@@ -6,6 +6,10 @@ class SanadError(Exception):
     """Base class: `str(exc)` is a complete, one-line message for the user."""
 
 
+class UserError(SanadError):
+    """A front end used wrongly (e.g. a path that does not exist)."""
+
+
 class QueryError(SanadError, ValueError):
     """A question that cannot be asked: empty, too long, or in no language we can tell."""
 

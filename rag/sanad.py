@@ -19,7 +19,7 @@ import numpy as np
 from rag.answering.evidence import SentenceVectors
 from rag.answering.pipeline import run
 from rag.backends import Registry, Resources, build_registry
-from rag.embedding.models import Embedder, get_embedder
+from rag.embedding.embedders import Embedder, get_embedder
 from rag.errors import ConfigError
 from rag.query import make_query
 from rag.response import Response

@@ -31,7 +31,7 @@ def settings(_test_index_dir):
 
 @pytest.fixture(scope="session")
 def embedder(settings):
-    from rag.embedding.models import get_embedder
+    from rag.embedding.embedders import get_embedder
 
     return get_embedder(settings)
 

@@ -81,7 +81,7 @@ def test_process_killed_before_commit_keeps_old_index(tmp_path, embedder, settin
     script = f"""
 import os, rag.storage.index as store
 from rag.ingest import corpus
-from rag.embedding.models import get_embedder
+from rag.embedding.embedders import get_embedder
 real_replace = os.replace
 def dying_replace(src, dst):
     if str(dst).endswith("manifest.json"):

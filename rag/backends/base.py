@@ -16,7 +16,7 @@ from rag.types import Citation, Hit
 
 if TYPE_CHECKING:
     from rag.answering.evidence import SentenceVectors
-    from rag.embedding.models import Embedder
+    from rag.embedding.embedders import Embedder
     from rag.query import Query
 
 

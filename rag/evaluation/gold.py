@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.errors import SanadError
 from rag.text.arabic import normalize
 
 REQUIRED = ("id", "question", "lang", "answerable", "answers", "evidence", "article")
@@ -44,7 +45,7 @@ class GoldQuestion:
         return d
 
 
-class GoldError(ValueError):
+class GoldError(SanadError, ValueError):
     """A gold file that cannot be used; the message names the line and id."""
 
 

@@ -137,7 +137,7 @@ def dataset_index(ds: Dataset, settings, *, progress=None):
     The index de-duplicates near-identical articles (ARCD repeats a few paragraphs with small edits): a
     question whose context was dropped as a near-duplicate gets the kept twin added to its relevant
     articles (recorded in `eval-dropped.json`). `notes` lists questions still without an indexed context."""
-    from rag.embedding.models import get_embedder
+    from rag.embedding.embedders import get_embedder
     from rag.errors import IndexProblem
     from rag.search.retrieval import Retriever
     from rag.storage.index import build_index, load_index

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rag.text import arabic
 from rag.types import Article, Passage
 
 # A sentence ends at . ! ? ؟ … (optionally followed by closing quotes/brackets), or at a line break.
@@ -63,8 +64,16 @@ def passage_id(article_id: str, ordinal: int, text: str) -> str:
     return f"{article_id}-{ordinal:03d}-{digest}"
 
 
-def chunk_article(article: Article, count_tokens: Callable[[str], int], spec: ChunkSpec = ChunkSpec(),
-                  lang: str = "ar") -> list[Passage]:
+def passage_lang(text: str) -> str:
+    """A passage's language, for BM25's vote (text no detector can place counts as Arabic, the corpus norm)."""
+    try:
+        return arabic.detect_language(text)
+    except ValueError:
+        return "ar"
+
+
+def chunk_article(article: Article, count_tokens: Callable[[str], int], spec: ChunkSpec = ChunkSpec()
+                  ) -> list[Passage]:
     text = article.text
     spans: list[tuple[int, int]] = []
     for span in sentence_spans(text):
@@ -93,5 +102,5 @@ def chunk_article(article: Article, count_tokens: Callable[[str], int], spec: Ch
         body = text[start:end]
         passages.append(Passage(id=passage_id(article.id, ordinal, body), article_id=article.id,
                                 title=article.title, text=body, ordinal=ordinal, start=start, end=end,
-                                source=article.source, lang=lang))
+                                source=article.source, lang=passage_lang(body)))
     return passages

@@ -463,8 +463,8 @@ def _size(path: Path) -> int:
         return 0
 
 
-def load(paths: list[Path] | Path, known: "Deduper | None" = None, progress: Progress | None = None) -> LoadResult:
-    """Articles from files and folders, cleaned and de-duplicated (also against `known`, e.g. an index's).
+def load(paths: list[Path] | Path, progress: Progress | None = None) -> LoadResult:
+    """Articles from files and folders, cleaned and de-duplicated.
 
     `progress(stage, done, total)` is called as files are read ("reading": bytes) and as articles are
     checked for duplicates ("duplicates": articles).
@@ -503,7 +503,7 @@ def load(paths: list[Path] | Path, known: "Deduper | None" = None, progress: Pro
                                    if log.count else "no article text after cleaning"))
         found += [(name, a) for a in articles or []]
 
-    dedupe = known if known is not None else Deduper()
+    dedupe = Deduper()
     kept: Counter[str] = Counter()
     report("duplicates", 0, len(found))
     for i, (name, art) in enumerate(found, 1):

@@ -15,7 +15,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from rag.answering.evidence import SentenceVectors
-from rag.embedding.models import Embedder
+from rag.embedding.embedders import Embedder
 from rag.errors import QueryError
 from rag.search import fusion
 from rag.storage.index import Index

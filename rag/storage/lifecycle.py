@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from rag.embedding.models import Embedder, get_embedder
+from rag.embedding.embedders import Embedder, get_embedder
 from rag.ingest import corpus
 from rag.settings import SEEDS_DIR, Settings, get_settings
 from rag.storage.index import (

