@@ -26,12 +26,11 @@ def llamacpp_settings(settings, llm_gguf):
 
 
 def _check(a, lang):
+    """An answerable question must be answered, with verified citations; a refusal fails the test."""
     assert a.language == lang
-    if a.refused:
-        assert not a.citations
-    else:
-        assert_citations_valid(a)
-        assert a.verification.kept + a.verification.repaired >= 1
+    assert not a.refused, f"refused an answerable question: {a.changes}"
+    assert_citations_valid(a)
+    assert a.verification.kept + a.verification.repaired >= 1
 
 
 @pytest.mark.slow
@@ -39,8 +38,7 @@ def test_openai_backend_answers_with_verified_citations(retriever, openai_settin
     a = answer("متى دخل اتفاق وقف إطلاق النار حيز التنفيذ؟", backend="openai", settings=openai_settings, top_k=3)
     _check(a, "ar")
     assert a.backend == "openai" and a.timings.get("first_token", 0) > 0
-    if not a.refused:
-        assert any("27 شباط" in c.quote for c in a.citations)
+    assert any("27 شباط" in c.quote for c in a.citations)
 
 
 @pytest.mark.slow
@@ -53,7 +51,11 @@ def test_llamacpp_backend_answers_english_over_arabic(retriever, llamacpp_settin
 @pytest.mark.slow
 def test_llm_refuses_or_cites_for_an_unanswerable_question(retriever, llamacpp_settings):
     a = answer("كم عدد سكان مدينة حلب عام 2016؟", backend="llamacpp", settings=llamacpp_settings, top_k=3)
-    _check(a, "ar")
+    assert a.language == "ar"
+    if a.refused:
+        assert not a.citations
+    else:  # whatever it says must be backed by a shown passage, and no figure the sources lack survives
+        assert_citations_valid(a)
 
 
 @pytest.mark.slow
