@@ -156,7 +156,7 @@ def test_browser_shows_the_place_in_line(ui_settings, launched):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/install-browser.sh`")
     with StubLLM(hold=True) as llm:
-        settings = replace(ui_settings, llm_base_url=llm.base_url, backend="openai")
+        settings = replace(ui_settings, llm_base_url=llm.base_url, backend="openai", uploads=False)
         url = launched(settings, gate=LLMGate(1, 8))
         first = Client(url, verbose=False).submit(question=LLM_QUESTION, chat=[], backend="openai", top_k=5,
                                                   language="auto", api_name="/ask")
