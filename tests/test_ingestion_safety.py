@@ -49,7 +49,7 @@ def _env() -> dict[str, str]:
 
 def _peak_rss_of(code: str) -> dict:
     """Run `code` in a fresh interpreter; it prints one JSON line. Adds the peak RSS (MiB) of that process."""
-    script = ("import json, resource, sys\nfrom pathlib import Path\nfrom rag import corpus\n"
+    script = ("import json, resource, sys\nfrom pathlib import Path\nfrom rag.ingest import corpus\n"
               "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n" + code +
               "\nout['rss_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024"
               "\nout['base_mib'] = base / 1024\nprint(json.dumps(out, ensure_ascii=False))\n")
