@@ -125,11 +125,13 @@ class RayEmbedder:
         from ray.data import ActorPoolStrategy, DataContext
 
         DataContext.get_current().enable_progress_bars = False  # the CLI shows its own bar
-        blocks = max(1, min(-(-len(texts) // self.batch_size), 32 * self.workers))  # enough to keep actors busy
+        # Batches small enough that every actor gets several (a few texts start no more actors than batches).
+        rows_per_batch = max(8, min(self.batch_size, -(-len(texts) // (4 * self.workers))))
+        blocks = -(-len(texts) // rows_per_batch)
         rows = ray.data.from_items([{"i": i, "text": t} for i, t in enumerate(texts)], override_num_blocks=blocks)
         vectors = rows.map_batches(
-            EmbedActor, batch_size=self.batch_size, batch_format="numpy", udf_modifying_row_count=False,
-            compute=ActorPoolStrategy(size=self.workers), num_cpus=self.cpus_per_worker,
+            EmbedActor, batch_size=rows_per_batch, batch_format="numpy", udf_modifying_row_count=False,
+            compute=ActorPoolStrategy(size=min(self.workers, blocks)), num_cpus=self.cpus_per_worker,
             fn_constructor_kwargs={"model": self.model, "models_dir": str(self.models_dir) if self.models_dir else None,
                                    "model_id": self.model_id, "threads": self.cpus_per_worker})
         seen = 0
