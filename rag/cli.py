@@ -56,12 +56,25 @@ def index_build(
     rebuild: Annotated[bool, typer.Option(help="Start from scratch with the given files; without files, "
                                           "re-embed the index's own stored articles (repairs it)")] = False,
     hnsw: Annotated[bool, typer.Option(help="Approximate HNSW vectors (large corpora) instead of exact search")] = False,
+    ray: Annotated[str | None, typer.Option(
+        "--ray", metavar="[ADDRESS]", help="Embed on Ray: alone, SANAD_RAY_ADDRESS or a private local Ray; "
+        "or 'auto', 'ray://host:10001', 'host:6379' (needs the ray extra)")] = None,
+    ray_workers: Annotated[int | None, typer.Option(min=1, help="Ray embedding actors, one model each "
+                                                   "(default SANAD_RAY_WORKERS); implies --ray")] = None,
+    ray_cpus: Annotated[int, typer.Option(min=1, help="CPUs (threads) per Ray embedding actor")] = 1,
 ) -> None:
     """Clean, chunk, embed and index articles; an existing index is extended, old passages are not re-embedded."""
     from rag.sanad import sanad_for
     from rag.storage.index import NoArticles
 
     settings = _settings(name)
+    sanad = sanad_for(settings)
+    embedder = None
+    if ray is not None or ray_workers is not None:
+        from rag.embedding.ray_embedder import RayEmbedder
+
+        # Checks the address now: a file name taken for it (`--ray FILES`) is a quick one-line error.
+        embedder = RayEmbedder.for_settings(settings, lambda: sanad.embedder, ray or None, ray_workers, ray_cpus)
     paths = paths or ([] if rebuild else [SEEDS_DIR])  # --rebuild alone: from the index's stored articles
     for p in paths:
         if not p.exists():
@@ -85,12 +98,15 @@ def index_build(
                 bar.update(tasks[stage], completed=-(-done // unit),
                            total=None if total is None else -(-total // unit))
 
-            report = sanad_for(settings).build(paths, rebuild=rebuild, faiss_kind="hnsw" if hnsw else "flat",
-                           progress=lambda done, total: show("embedding passages", done, total),
-                           ingest_progress=show)
+            report = sanad.build(paths, rebuild=rebuild, faiss_kind="hnsw" if hnsw else "flat",
+                                 progress=lambda done, total: show("embedding passages", done, total),
+                                 ingest_progress=show, embedder=embedder)
     except NoArticles as exc:
         show_skipped(exc.skipped)
         raise
+    finally:
+        if embedder is not None:
+            embedder.close()
     show_skipped(report.skipped)
     console.print(f"{report.path}: +{report.added_articles} articles, +{report.added_passages} passages "
                   f"({report.duplicates} duplicates skipped) → {report.total_articles} articles, "
@@ -216,6 +232,13 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _optional_ray_address(args: list[str]) -> list[str]:
+    """`--ray` may stand alone (typer has no options with an optional value): last, or before another option,
+    it becomes `--ray=` (the configured address). `--ray FILE` is caught by the address check."""
+    return ["--ray=" if a == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")) else a
+            for i, a in enumerate(args)]
+
+
 def main() -> None:
     """Entry point: user errors (bad options and settings included) become one clear line and exit code 2,
     never a traceback or a usage panel."""
@@ -227,7 +250,8 @@ def main() -> None:
     from rag.errors import SanadError
 
     try:
-        rc = app(standalone_mode=False)  # usage errors come back to us instead of being printed as a panel
+        # usage errors come back to us instead of being printed as a panel
+        rc = app(args=_optional_ray_address(sys.argv[1:]), standalone_mode=False)
     except SanadError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)  # plain print: rich would wrap the one line
         sys.exit(2)

@@ -117,10 +117,21 @@ class Sanad:
 
     def build(self, paths: list[Path], *, rebuild: bool = False, faiss_kind: str = "flat",
               progress: Callable[[int, int], None] | None = None,
-              ingest_progress: Callable[[str, int, int | None], None] | None = None) -> BuildReport:
-        """Add the articles under `paths` to this index (see `lifecycle.build`); the next search sees them."""
+              ingest_progress: Callable[[str, int, int | None], None] | None = None,
+              embedder: Embedder | None = None) -> BuildReport:
+        """Add the articles under `paths` to this index (see `lifecycle.build`); the next search sees them.
+        `embedder` embeds this build's passages instead of the own one (e.g. a `RayEmbedder`): it must be the
+        same model (same `model_id`)."""
+        def model() -> Embedder:  # called once the files proved to hold articles
+            if embedder is None:
+                return self.embedder
+            if embedder.model_id != self.embedder.model_id:
+                raise ConfigError(f"the build embedder is {embedder.model_id}, this Sanad searches with "
+                                  f"{self.embedder.model_id}")
+            return embedder
+
         report = lifecycle.build(paths, self.settings, rebuild=rebuild, faiss_kind=faiss_kind, progress=progress,
-                              ingest_progress=ingest_progress, embedder=lambda: self.embedder)
+                              ingest_progress=ingest_progress, embedder=model)
         with self._lock:
             self._retriever = None  # the next search loads the new version
         return report

@@ -56,6 +56,10 @@ class Settings:
     allow_no_auth: bool = False  # serve beyond loopback without auth (explicit opt-in)
     uploads: bool = False  # the UI's "add articles" box; off unless asked for
     plugins: str = ""  # comma-separated modules with `register_backends(register)` (rag/backends/registry.py)
+    # `sanad index build --ray`: the Ray cluster to embed on ("" or "local": a private Ray on this machine;
+    # "auto", "ray://host:10001", "host:6379": a cluster) and how many embedding actors (one model each).
+    ray_address: str = ""
+    ray_workers: int = 1
 
     @property
     def index_path(self) -> Path:
@@ -80,6 +84,8 @@ def check_index_name(name: str) -> str:
 
 
 EMBED_NAMES = ("e5-small", "use-multilingual")
+# Where `--ray` embeds: a private local Ray, the cluster this machine joined, a Ray client or a GCS address.
+RAY_ADDRESS = re.compile(r"auto|local|ray://[\w.\-\[\]:]+|[\w.\-]+:\d{1,5}")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 # Lowest (and highest) value each number may take; anything else is a mistake caught at start-up.
@@ -87,6 +93,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "top_k": (1, 100), "dense_weight": (0.0, 1.0), "min_score": (-1.0, 1.0), "min_score_cross": (-1.0, 1.0),
     "llm_timeout": (0.1, 86400), "llm_max_tokens": (1, 1 << 20), "llm_context": (256, 1 << 21),
     "max_question_chars": (1, 1 << 20), "llm_concurrency": (1, 1024), "llm_queue": (0, 100_000),
+    "ray_workers": (1, 100_000),
 }
 
 
@@ -127,6 +134,9 @@ def _check(s: Settings) -> Settings:
         if not ((folder / "modules.json").is_file() or (folder / "config.json").is_file()):
             raise ConfigError(f"SANAD_EMBED_MODEL={s.embed_model!r} is neither {' nor '.join(map(repr, EMBED_NAMES))}"
                                 " nor a sentence-transformers folder (one with modules.json or config.json)")
+    if s.ray_address and not RAY_ADDRESS.fullmatch(s.ray_address):
+        raise ConfigError(f"SANAD_RAY_ADDRESS={s.ray_address!r} is not 'local', 'auto', 'ray://host:port' "
+                          "or 'host:port'")
     return s
 
 
