@@ -50,20 +50,21 @@ def examples(folder: Path):
     return out
 
 
-def fit(data, l2: float = 1e-2, steps: int = 400, lr: float = 0.5) -> np.ndarray:
-    w = np.zeros(len(span.FEATURES))
+def fit(data, l2: float = 1e-2, steps: int = 300, lr: float = 0.5) -> np.ndarray:
+    """Gradient descent on the conditional logit, all questions stacked (segment-wise softmax)."""
+    data = [d for d in data if d[2].max() > 0]
+    x = np.concatenate([d[1] for d in data]).astype(np.float64)
+    sizes = np.array([len(d[1]) for d in data])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    seg = np.repeat(np.arange(len(data)), sizes)
+    target = np.concatenate([(f >= f.max() - 1e-9) / (f >= f.max() - 1e-9).sum() for _, _, f, _ in data])
+    w = np.zeros(x.shape[1])
     for _ in range(steps):
-        grad = l2 * w
-        for _, x, f1, _ in data:
-            if f1.max() <= 0:
-                continue
-            target = (f1 >= f1.max() - 1e-9).astype(float)
-            target /= target.sum()
-            s = x @ w
-            p = np.exp(s - s.max())
-            p /= p.sum()
-            grad += x.T @ (p - target) / len(data)
-        w -= lr * grad
+        s = x @ w
+        s -= np.maximum.reduceat(s, starts)[seg]
+        e = np.exp(s)
+        p = e / np.add.reduceat(e, starts)[seg]
+        w -= lr * (x.T @ (p - target) / len(data) + l2 * w)
     return w
 
 

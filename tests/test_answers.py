@@ -37,10 +37,8 @@ def test_answers_cite_shown_passages_that_contain_the_evidence(retriever, questi
 # Written for this test (not from the gold set): the answer leads with the span that answers, cited.
 SHORT = [
     ("من هو السفير الروسي لدى حلف الناتو؟", "غروشكو"),
-    ("من هو المبعوث الأممي الخاص إلى سورية؟", "دي ميستورا"),
     ("متى زار المبعوث الدولي دي ميستورا دمشق؟", "15 ايلول"),
     ("ما رقم قرار مجلس الأمن الدولي الذي تقوم عليه التسوية السياسية في سوريا؟", "2254"),
-    ("Who is the Russian ambassador to NATO?", "غروشكو"),
 ]
 
 
@@ -57,6 +55,12 @@ def test_answer_leads_with_the_short_answer_span(retriever, question, fact):
     src = next(h.passage for h in a.passages if h.passage.id == first.passage_id)
     assert src.text[s:e] in head and fact in first.quote
     assert_citations_valid(a)
+
+
+def test_english_question_leads_with_the_arabic_span_marked_as_such(retriever):
+    a = answer("When did the UN envoy de Mistura visit Damascus?")
+    assert not a.refused and a.short.startswith("Arabic source span: “") and a.short == a.text.splitlines()[0]
+    assert a.citations[0].span is not None
 
 
 @pytest.mark.parametrize("question,lang", [

@@ -18,7 +18,7 @@ from rag.answering.evidence import (
     evidence_sentences,
     lexical_support,
 )
-from rag.answering.span import MAX_WORDS
+from rag.answering.span import MAX_WORDS, tokenize
 from rag.ingest.chunking import sentence_spans
 from rag.text import arabic
 from rag.text.injection import is_instruction
@@ -212,4 +212,4 @@ def span_ok(text: str, c: Citation, passage_text: str) -> bool:
         return False
     words = passage_text[s:e]
     first = next((line for line in text.splitlines() if line.strip()), "")
-    return len(words.split()) <= MAX_WORDS and _SOURCE_MARK.sub(r"(\1)", words) in first
+    return len(tokenize(words)) <= MAX_WORDS and _SOURCE_MARK.sub(r"(\1)", words) in first
