@@ -171,6 +171,10 @@ def ask(
     else:
         print()
     console.print()
+    if final.short:  # the short answer again, set apart, once the answer is verified
+        console.print("[bold]" + ("Short answer" if final.language == "en" else "الجواب المختصر") + ":[/] ",
+                      end="")
+        console.print(final.short, markup=False, highlight=False)
     for c in final.citations:
         console.print(f"[bold][{c.number}][/] {c.title}  [dim]{c.passage_id}[/]")
         console.print(f"    {c.quote}", markup=False, highlight=False)

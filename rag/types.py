@@ -61,6 +61,8 @@ class Citation:
     start: int  # character offsets of `quote` inside the passage text
     end: int
     support: float = 0.0  # how well the quote supports the cited answer sentence (0..1)
+    # The short answer's offsets inside the passage text, within start..end: a verbatim part of `quote`.
+    span: tuple[int, int] | None = None
 
 
 CHANGE_TEXT = {  # what each kind of verification change means, for people (CLI, UI, logs)
@@ -110,6 +112,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     passages: list[Hit] = field(default_factory=list)  # what the generator was shown, numbered from 1
     refused: bool = False
+    short: str = ""  # the short answer the text leads with (its first line), when the backend gave one
     backend: str = ""
     question: str = ""  # the standalone question actually searched for (after follow-up rewriting)
     refusal_reason: str = ""  # why Sanad refused (set when `refused`)

@@ -28,10 +28,39 @@ def test_answers_cite_shown_passages_that_contain_the_evidence(retriever, questi
     assert not a.refused and a.language == lang
     assert_citations_valid(a)
     assert any(fact in c.quote for c in a.citations), (a.text, fact)
-    if lang == "en":
-        assert a.text.startswith("The sources are in Arabic")
+    if lang == "en":  # no translator: the short answer is the Arabic span, marked as such
+        assert a.text.startswith("Arabic source span: “")
     else:
         assert re.search(r"[\u0600-\u06FF]", a.text)
+
+
+# Written for this test (not from the gold set): the answer leads with the span that answers, cited.
+SHORT = [
+    ("من هو السفير الروسي لدى حلف الناتو؟", "غروشكو"),
+    ("متى زار المبعوث الدولي دي ميستورا دمشق؟", "15 ايلول"),
+    ("ما رقم قرار مجلس الأمن الدولي الذي تقوم عليه التسوية السياسية في سوريا؟", "2254"),
+]
+
+
+@pytest.mark.parametrize("question,fact", SHORT)
+def test_answer_leads_with_the_short_answer_span(retriever, question, fact):
+    a = answer(question)
+    assert not a.refused and a.short, a.text
+    head = a.text.splitlines()[0]
+    assert head == a.short and fact in head, a.text
+    assert len(re.sub(r"^Arabic source span: |\[\d+\]", "", head).split()) <= 15
+    first = a.citations[0]
+    s, e = first.span
+    assert first.start <= s < e <= first.end  # the span is a verbatim part of the cited sentence
+    src = next(h.passage for h in a.passages if h.passage.id == first.passage_id)
+    assert src.text[s:e] in head and fact in first.quote
+    assert_citations_valid(a)
+
+
+def test_english_question_leads_with_the_arabic_span_marked_as_such(retriever):
+    a = answer("When did the UN envoy de Mistura visit Damascus?")
+    assert not a.refused and a.short.startswith("Arabic source span: “") and a.short == a.text.splitlines()[0]
+    assert a.citations[0].span is not None
 
 
 @pytest.mark.parametrize("question,lang", [

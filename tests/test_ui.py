@@ -235,6 +235,17 @@ def test_rendered_answer_escapes_every_article_text_and_links_citations():
     assert 'dir="rtl"' in out.split(">", 1)[0]
 
 
+def test_short_answer_is_rendered_above_the_body_with_its_citation_linked():
+    from ui.render import render_answer
+
+    a = replace(_answer(), text="الاتفاق <قريب> [1]\n\nبحسب المقالات: الاتفاق قريب [1].", short="الاتفاق <قريب> [1]")
+    out = render_answer(a, "m3")
+    short = out[out.index('class="sanad-short"'):out.index('class="sanad-body"')]
+    assert "الاتفاق &lt;قريب&gt;" in short and '<a class="sanad-cite" href="#src-m3-1"' in short
+    body = out[out.index('class="sanad-body"'):]
+    assert "&lt;قريب&gt;" not in body.split("sanad-sources")[0]  # not repeated in the body
+
+
 def test_refusal_is_labelled_and_has_no_citations():
     from ui.render import render_answer
 

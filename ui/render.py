@@ -282,9 +282,14 @@ def _render_answer(answer: Answer, msg_id: str) -> str:
                if closest else "")
             + _changes(answer, lang) + _meta(answer, lang) + "</div>"
         )
-    body = _link_citations(_esc(answer.text), msg_id, cited)
+    text, short = answer.text, ""
+    if answer.short and text.lstrip().startswith(answer.short):  # the short answer leads, set apart
+        short = _link_citations(_esc(answer.short), msg_id, cited)
+        text = text.lstrip()[len(answer.short):].strip()
+    body = _link_citations(_esc(text), msg_id, cited)
     parts = [
         f'<div class="sanad-msg sanad-answer sanad-final" dir="{d}" lang="{lang}" id="ans-{msg_id}">',
+        f'<div class="sanad-short" dir="auto">{short}</div>' if short else "",
         f'<div class="sanad-body">{_paragraphs(body)}</div>',
     ]
     if cited or uncited:

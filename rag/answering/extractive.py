@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.answering import span as spans
 from rag.answering.evidence import Sentence, SentenceVectors, evidence_sentences
 from rag.search.fusion import zscore
 from rag.text import arabic
@@ -21,6 +22,11 @@ from rag.types import Citation, Hit
 SELECTION = {"ar": (2, 0.8), "en": (3, 1.2)}
 W_SEMANTIC, W_LEXICAL, W_PRIOR = 1.0, 1.0, 1.0
 MAX_QUOTE_CHARS = 400
+# The short answer comes from one of the SPAN_CANDIDATES best sentences; one holding the kind of answer asked for
+# (a date for "when", a number for "how many") gains W_KIND (z units) over the ranking. At most
+# SUPPORT_SENTENCES sentences follow it.
+SPAN_CANDIDATES, W_KIND, SUPPORT_SENTENCES = 3, 0.5, 2
+LANGUAGE_NAMES = {"ar": "Arabic", "en": "English"}
 # A source's own reference marks ("… الشرقية [3]") must not read as Sanad's citations once quoted.
 _SOURCE_MARK = re.compile(r"\[(\s*\d+(?:\s*[,،\-–]\s*\d+)*\s*)\]")
 
@@ -30,12 +36,13 @@ class Extract:
     sentences: list[tuple[Sentence, float]]  # chosen sentences with their relevance, best first
 
 
-def select(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], sentences: SentenceVectors) -> Extract:
-    """The sentences to quote; `lang` is the question's language (word overlap only counts within it)."""
+def rank(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], sentences: SentenceVectors
+         ) -> list[tuple[Sentence, float]]:
+    """Every evidence sentence of the hits with its relevance, best first (one entry per distinct sentence)."""
     passages = [h.passage for h in hits]
     sents, keep = evidence_sentences(passages)
     if not sents:
-        return Extract([])
+        return []
     cos = sentences.for_passages(passages)[keep] @ q_vec
     q_tokens = set(arabic.analyze(question))
     lex = np.array([len(q_tokens & set(arabic.analyze(s.text))) / max(1, len(q_tokens)) for s in sents])
@@ -45,16 +52,50 @@ def select(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], sentenc
     score = W_SEMANTIC * zscore(cos) + W_PRIOR * prior
     if lang == "ar":  # word overlap only means something within one language
         score += W_LEXICAL * zscore(lex)
+    out: list[tuple[Sentence, float]] = []
+    seen: set[str] = set()
+    for j in np.argsort(-score, kind="stable"):
+        if sents[j].text not in seen:  # the same sentence in two overlapping passages
+            seen.add(sents[j].text)
+            out.append((sents[j], float(score[j])))
+    return out
+
+
+def select(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], sentences: SentenceVectors) -> Extract:
+    """The sentences to quote; `lang` is the question's language (word overlap only counts within it)."""
+    return choose(rank(question, lang, q_vec, hits, sentences), lang)
+
+
+def choose(ranked: list[tuple[Sentence, float]], lang: str) -> Extract:
     max_sentences, margin = SELECTION[lang]
-    order = np.argsort(-score, kind="stable")
     chosen: list[tuple[Sentence, float]] = []
-    for j in order:
-        if len(chosen) == max_sentences or (chosen and score[j] < chosen[0][1] - margin):
+    for s, sc in ranked:
+        if len(chosen) == max_sentences or (chosen and sc < chosen[0][1] - margin):
             break
-        if any(sents[j].text == c.text for c, _ in chosen):
-            continue  # the same sentence in two overlapping passages
-        chosen.append((sents[j], float(score[j])))
+        chosen.append((s, sc))
     return Extract(chosen)
+
+
+@dataclass(frozen=True)
+class Short:
+    sentence: Sentence
+    relevance: float
+    span: spans.Span  # offsets inside the sentence
+
+
+def short_answer(question: str, lang: str, ranked: list[tuple[Sentence, float]]) -> Short | None:
+    """The answering span: the best window of the best few sentences, a sentence holding the asked-for kind of
+    answer preferred."""
+    kind = spans.answer_type(question, lang)
+    best: tuple[float, Short] | None = None
+    for s, rel in ranked[:SPAN_CANDIDATES]:
+        sp = spans.pick(question, s.text, lang)
+        if sp is None:
+            continue
+        total = rel + W_KIND * spans.fits(kind, s.text)
+        if best is None or total > best[0]:
+            best = (total, Short(s, rel, sp))
+    return best[1] if best else None
 
 
 def unmark(text: str) -> str:
@@ -88,4 +129,33 @@ def compose(extract: Extract, hits: list[Hit], language: str) -> tuple[list[str]
         pieces = [lead] + [f"\n- {p}" for p in pieces]
     else:
         pieces = ["بحسب المقالات: "] + [(" " if i else "") + p for i, p in enumerate(pieces)]
+    return pieces, citations
+
+
+def compose_short(short: Short, extract: Extract, hits: list[Hit], language: str
+                  ) -> tuple[list[str], list[Citation]]:
+    """The answer led by its short span, on a line of its own with its citation, then at most
+    SUPPORT_SENTENCES supporting sentences (the span's own sentence first). The first citation carries the span's
+    offsets in the passage, so the pipeline checks the span is a verbatim part of the quoted sentence."""
+    s, sp = short.sentence, short.span
+    n = s.passage_index + 1
+    p = hits[s.passage_index].passage
+    first = Citation(n, p.id, p.title, s.text, s.start, s.end, short.relevance,
+                     span=(s.start + sp.start, s.start + sp.end))
+    support = [(s, short.relevance)] + [(o, r) for o, r in extract.sentences if o.text != s.text]
+    support = support[:SUPPORT_SENTENCES]
+    citations = [first] + [Citation(o.passage_index + 1, hits[o.passage_index].passage.id,
+                                    hits[o.passage_index].passage.title, o.text, o.start, o.end, r)
+                           for o, r in support[1:]]
+    text = unmark(sp.text)
+    if language != p.lang:  # no translator: the span stays in the source's language, and says so
+        head = f"{LANGUAGE_NAMES.get(p.lang, p.lang)} source span: “{text}” [{n}]"
+    else:
+        head = f"{text} [{n}]"
+    body = [f"“{_quote(o.text.rstrip(' .'))}” [{o.passage_index + 1}]" if language == "en"
+            else f"{_quote(o.text.rstrip(' .'))} [{o.passage_index + 1}]." for o, _ in support]
+    if language == "en":
+        pieces = [head, "\n\nFrom the source" + ("s" if len(body) > 1 else "") + ":"] + [f"\n- {b}" for b in body]
+    else:
+        pieces = [head, "\n\nبحسب المقالات: "] + [(" " if i else "") + b for i, b in enumerate(body)]
     return pieces, citations

@@ -96,8 +96,10 @@ def _verified(query: Query, draft: Draft, text: str, res: Resources, settings: S
     timings["total"] = time.perf_counter() - t0
     if not checked.citations:
         return _refusal(query, shown, timings, "no sentence of the answer is supported", verification=checked.report)
+    short = next((line.strip() for line in checked.text.splitlines() if line.strip()), "") \
+        if any(c.span for c in checked.citations) else ""
     return Answer(text=checked.text, language=query.answer_lang, citations=checked.citations, passages=shown,
-                  backend=query.backend, question=query.search_text, timings=timings, verification=checked.report)
+                  short=short, backend=query.backend, question=query.search_text, timings=timings, verification=checked.report)
 
 
 def answer_stream(question: str, *, history: list[dict] | None = None, top_k: int | None = None,

@@ -18,11 +18,13 @@ from rag.answering.evidence import (
     evidence_sentences,
     lexical_support,
 )
+from rag.answering.span import MAX_WORDS, tokenize
 from rag.ingest.chunking import sentence_spans
 from rag.text import arabic
 from rag.text.injection import is_instruction
 from rag.types import Change, Citation, Hit, Verification
 
+_SOURCE_MARK = re.compile(r"\[(\s*\d+(?:\s*[,،\-–]\s*\d+)*\s*)\]")  # as extractive.unmark shows them
 CITE = re.compile(r"\s*\[(\d+(?:\s*[,،]\s*\d+)*)\]")
 MIN_CLAIM_TOKENS = 2  # shorter sentences ("Yes.") carry no checkable claim
 # A yes/no answer's opening word states nothing a source could contain.
@@ -183,10 +185,15 @@ def verify(answer_text: str, hits: list[Hit], sentences: SentenceVectors, questi
 
 def check_quotes(text: str, quoted: list[Citation], hits: list[Hit]) -> Verified:
     """Check a backend's own quotations: each citation must name a shown passage and quote it verbatim at the
-    offsets it gives. A citation that does not is dropped (and its marker no longer counts)."""
+    offsets it gives; a citation with a short-answer `span` must hold it inside its quote, and the answer must
+    lead with that span (a source's "[n]" marks shown as "(n)"). A citation that does not is dropped (and its
+    marker no longer counts)."""
     result = Verified(text, [])
     for c in quoted:
-        if 1 <= c.number <= len(hits) and hits[c.number - 1].passage.text[c.start:c.end] == c.quote:
+        ok = 1 <= c.number <= len(hits) and hits[c.number - 1].passage.text[c.start:c.end] == c.quote
+        if ok and c.span is not None:
+            ok = span_ok(text, c, hits[c.number - 1].passage.text)
+        if ok:
             result.citations.append(c)
             result.report.kept += 1
         else:
@@ -195,3 +202,14 @@ def check_quotes(text: str, quoted: list[Citation], hits: list[Hit]) -> Verified
     if result.report.dropped:  # a backend that misquotes is not trusted with the rest either
         return Verified("", [], result.report)
     return result
+
+
+def span_ok(text: str, c: Citation, passage_text: str) -> bool:
+    """The short answer lies inside the cited sentence, is at most MAX_WORDS words, and is what the answer's
+    first line says."""
+    s, e = c.span
+    if not (c.start <= s < e <= c.end):
+        return False
+    words = passage_text[s:e]
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return len(tokenize(words)) <= MAX_WORDS and _SOURCE_MARK.sub(r"(\1)", words) in first

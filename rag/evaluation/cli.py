@@ -178,23 +178,36 @@ def retrieval_cmd(
 def answers_cmd(
     backend: Annotated[str | None, typer.Option(help="extractive | llamacpp | openai (default: settings)")] = None,
     gold: Annotated[Path, typer.Option(help="Gold JSONL")] = DEFAULT_GOLD,
+    arcd: Annotated[Path | None, typer.Option(help="ARCD jsonl folder (qa.jsonl + passages.jsonl): answer its "
+                                              "questions over its own index instead of the gold set")] = None,
     top_k: Annotated[int | None, typer.Option(help="Passages shown to the generator")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N questions (quick runs)")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default eval/reports/<time>-answers-<set>)")] = None,
 ) -> None:
-    """Citation validity and precision, evidence recall, answer correctness, refusals, latency."""
-    from rag import answer
+    """Short answer (EM/F1, first-line hit), citation validity and precision, evidence recall, answer
+    correctness, refusals (unanswerable F1), latency — per question language."""
     from rag.evaluation.report import answers_table, default_run_dir, write_report
     from rag.evaluation.runner import evaluate_answers
 
-    qs = _load_gold(gold)
-    qs = qs[:limit] if limit else qs
     settings = _settings()
+    if arcd is not None:
+        from dataclasses import replace
+
+        from rag.sanad import Sanad
+
+        name, qs, _, index_path, _ = _dataset(None, None, None, arcd, None, settings)
+        settings = replace(settings, index_name=index_path.name)  # the dataset's own index, built by _dataset
+        answer_fn = Sanad(settings).answer
+    else:
+        from rag import answer as answer_fn
+
+        name, qs, index_path = gold.stem, _load_gold(gold), settings.index_path
+    qs = qs[:limit] if limit else qs
     with _bar(f"answers ({backend or settings.backend})", len(qs)) as tick:
-        result = evaluate_answers(qs, answer, backend=backend, top_k=top_k, tick=tick)
-    out = out or default_run_dir("answers", f"{gold.stem}-{backend or settings.backend}")
-    meta = {"dataset": gold.stem, "backend": backend or settings.backend, "top_k": top_k or settings.top_k,
-            "index": str(settings.index_path), "min_score": settings.min_score}
+        result = evaluate_answers(qs, answer_fn, backend=backend, top_k=top_k, tick=tick)
+    out = out or default_run_dir("answers", f"{name}-{backend or settings.backend}")
+    meta = {"dataset": name, "backend": backend or settings.backend, "top_k": top_k or settings.top_k,
+            "index": str(index_path), "min_score": settings.min_score}
     write_report(result, out, meta)
     con = _console()
     con.print(answers_table(result), markup=False, highlight=False)

@@ -54,9 +54,12 @@ def fold(text: str) -> str:
     return " ".join(normalize(text).split())
 
 
+_AR_PUNCT = re.compile(r"[\u060C\u061B\u061F\u066A-\u066D\u06D4]")  # ، ؛ ؟ ٪ ٫ ٬ ٭ ۔ sit in the Arabic block
+
+
 def words(text: str) -> list[str]:
-    """Normalised word tokens (no stopword removal, no stemming), punctuation dropped."""
-    return _WORD.findall(normalize(text))
+    """Normalised word tokens (no stopword removal, no stemming), punctuation (Arabic too) dropped."""
+    return _WORD.findall(_AR_PUNCT.sub(" ", normalize(text)))
 
 
 def _longest_common_run(a: list[str], b: list[str]) -> int:

@@ -7,6 +7,7 @@ ranking is collapsed to articles, the two are the same.) MRR@10 and nDCG@10 are 
 """
 from __future__ import annotations
 
+import re
 import warnings
 from collections import Counter
 
@@ -83,6 +84,37 @@ def token_f1(prediction: str, truth: str) -> float:
 
 def best_f1(prediction: str, answers: list[str]) -> float:
     return max((token_f1(prediction, a) for a in answers), default=0.0)
+
+
+def exact_match(prediction: str, answers: list[str]) -> bool:
+    """SQuAD-style exact match over normalised word tokens."""
+    p = words(prediction)
+    return bool(p) and any(p == words(a) for a in answers)
+
+
+_MARKS = re.compile(r"\[\d+(?:\s*[,،]\s*\d+)*\]")
+_LABEL = re.compile(r"^[^:“\"]{0,40}:\s*")  # "Arabic source span: …", "الجواب: …"
+
+
+def first_line(text: str) -> str:
+    """An answer's first non-empty line: where its short answer is."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def short_answer(text: str) -> str:
+    """The short answer an answer leads with: its first line without citation marks, label or quote marks."""
+    line = _MARKS.sub("", first_line(text))
+    line = _LABEL.sub("", line, count=1) if "“" in line else line
+    return line.strip().strip("“”\"«» .").strip()
+
+
+def f1_score(precision: float, recall: float) -> float:
+    """F1 of two rates; no positives at all (recall nan) is nan, none found (recall 0) is 0."""
+    if recall != recall:
+        return float("nan")
+    if recall == 0 or precision != precision:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
 
 
 def quote_in(passage_text: str, quote: str) -> bool:

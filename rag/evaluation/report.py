@@ -47,16 +47,16 @@ def retrieval_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-ANSWER_COLUMNS = ["n", "errors", "citation_validity", "citation_precision", "evidence_recall", "answer_contains_gold",
-                  "answer_or_citation_contains_gold", "token_f1", "refusal_precision", "refusal_recall",
-                  "false_refusals", "latency_p50_s", "latency_p95_s"]
+ANSWER_COLUMNS = ["n", "errors", "short_em", "short_f1", "first_line_hit", "short_words_mean", "citation_validity",
+                  "citation_precision", "evidence_recall", "answer_contains_gold", "answer_or_citation_contains_gold", "token_f1", "refusal_precision", "refusal_recall",
+                  "unanswerable_f1", "false_refusals", "latency_p50_s", "latency_p95_s"]
 
 
 def answers_table(result: dict) -> str:
     groups = list(result["summary"])
     lines = ["| metric | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
     for col in ANSWER_COLUMNS:
-        lines.append(f"| {col} | " + " | ".join(_fmt(result["summary"][g][col]) for g in groups) + " |")
+        lines.append(f"| {col} | " + " | ".join(_fmt(result["summary"][g].get(col, math.nan)) for g in groups) + " |")
     return "\n".join(lines)
 
 

@@ -10,12 +10,16 @@ from rag.evaluation.metrics import (
     REPORT_METRICS,
     best_f1,
     contains_answer,
+    exact_match,
+    f1_score,
+    first_line,
     first_relevant_rank,
     percentile,
     quote_in,
     ranked_run,
     ranx_evaluate,
     ratio,
+    short_answer,
 )
 
 Tick = Callable[[], None]
@@ -139,6 +143,8 @@ def score_answer(q: GoldQuestion, a, seconds: float) -> dict:
                      "valid": valid, "gold_evidence": gold, "support": getattr(c, "support", None)})
     cited_text = " ".join(c.quote for c in a.citations)
     refused = bool(a.refused)
+    answered = q.answerable and not refused
+    short = "" if refused else short_answer(a.text)
     correct = bool(q.answerable and not refused and contains_answer(a.text, q.answers))
     correct_cited = bool(q.answerable and not refused and (correct or contains_answer(cited_text, q.answers)))
     shown_rel = [i for i, h in enumerate(a.passages, 1) if q.answerable and is_relevant(h.passage, q)]
@@ -149,6 +155,10 @@ def score_answer(q: GoldQuestion, a, seconds: float) -> dict:
         "evidence_hit": any(c["gold_evidence"] for c in cits),
         "correct": correct, "correct_or_cited": correct_cited,
         "f1": round(best_f1(a.text, q.answers), 4) if q.answerable and not refused else 0.0,
+        # The short answer the reply leads with (its first line), scored against the gold spans.
+        "short": short, "short_em": bool(answered and exact_match(short, q.answers)),
+        "short_f1": round(best_f1(short, q.answers), 4) if answered else 0.0,
+        "first_line_hit": bool(answered and contains_answer(first_line(a.text), q.answers)),
         "latency_s": round(seconds, 4), "timings": dict(getattr(a, "timings", {}) or {}),
     }
 
@@ -178,6 +188,14 @@ def _answer_metrics(rows: list[dict]) -> dict:
         "token_f1": _r(sum(r["f1"] for r in ans) / len(ans)) if ans else float("nan"),
         "refusal_precision": _r(ratio(sum(not r["answerable"] for r in refused), len(refused))),
         "refusal_recall": _r(ratio(sum(r["refused"] for r in una), len(una))),
+        # Refusing is the positive class: F1 of "refuse" against "unanswerable".
+        "unanswerable_f1": _r(f1_score(ratio(sum(not r["answerable"] for r in refused), len(refused)),
+                                       ratio(sum(r["refused"] for r in una), len(una)))),
+        "short_em": _r(ratio(sum(r.get("short_em", False) for r in ans), len(ans))),
+        "short_f1": _r(sum(r.get("short_f1", 0.0) for r in ans) / len(ans)) if ans else float("nan"),
+        "first_line_hit": _r(ratio(sum(r.get("first_line_hit", False) for r in ans), len(ans))),
+        "short_words_mean": _r(sum(len(r.get("short", "").split()) for r in ans if not r["refused"])
+                               / max(1, sum(not r["refused"] for r in ans))),
         "false_refusals": sum(r["refused"] for r in ans),
         "citations": len(cits),
         "latency_p50_s": _r(percentile(lat, 50)), "latency_p95_s": _r(percentile(lat, 95)),

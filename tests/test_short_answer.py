@@ -1,0 +1,108 @@
+"""The short answer, without a model: answer-type cues, span picking on hand-made sentences, the span check in
+`check_quotes`, the answer's layout, and the metrics that score it."""
+from __future__ import annotations
+
+import pytest
+
+from rag.answering import extractive, span
+from rag.answering.evidence import Sentence
+from rag.answering.verify import check_quotes
+from rag.evaluation.metrics import exact_match, f1_score, first_line, short_answer
+from rag.types import Citation, Hit, Passage
+
+pytestmark = pytest.mark.fast
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("من هو المبعوث الأممي إلى سوريا؟", "person"),
+    ("لمن كتب الصحفي مقالاته؟", "person"),
+    ("Who is the UN envoy to Syria?", "person"),
+    ("متى دخلت الهدنة حيز التنفيذ؟", "date"),
+    ("في أي عام تأسست المدينة؟", "date"),
+    ("When did the ceasefire start?", "date"),
+    ("What year was he born?", "date"),
+    ("كم عدد سكان مصر؟", "number"),
+    ("ما هي مساحة السعودية؟", "number"),
+    ("How many people were killed?", "number"),
+    ("أين تقع شبه جزيرة سيناء؟", "place"),
+    ("في أي مدينة ولد؟", "place"),
+    ("Where did the talks take place?", "place"),
+    ("ماذا قال بوتين عن الهجوم؟", "other"),
+    ("Why did the talks fail?", "other"),
+])
+def test_answer_type_from_question_words(question, kind):
+    assert span.answer_type(question) == kind
+
+
+@pytest.mark.parametrize("question,sentence,expected", [
+    ("متى ولد جمال خاشقجي؟", "ولد جمال خاشقجي في 13 أكتوبر 1958 في المدينة المنورة.", "13 أكتوبر 1958"),
+    ("كم يبلغ عدد سكان المدينة؟", "يبلغ عدد سكان المدينة نحو 104 ملايين نسمة، وفق آخر تعداد.", "104 ملايين"),
+    ("من هو المبعوث الأممي إلى سورية؟",
+     "قال المبعوث الأممي إلى سورية ستيفان دي ميستورا، أمس، إنه يسعى لعقد جولة ثالثة.", "ستيفان دي ميستورا"),
+    ("When did the ceasefire come into force?", "دخل اتفاق وقف إطلاق النار حيز التنفيذ في 27 شباط الماضي.",
+     "27 شباط"),
+])
+def test_pick_finds_the_answering_words_verbatim(question, sentence, expected):
+    sp = span.pick(question, sentence)
+    assert sp is not None and sentence[sp.start:sp.end] == sp.text
+    assert expected in sp.text, sp
+    assert len(sp.text.split()) <= span.MAX_WORDS
+    assert len(sp.text.split()) < len(sentence.split()) - 2  # an answer, not the sentence again
+
+
+def test_a_sentence_of_the_asked_kind_wins_over_a_slightly_better_ranked_one():
+    s1 = Sentence(0, "ناقش الرئيس الفرنسي الأوضاع في حلب مع نظيره الروسي.", 0, 50)
+    s2 = Sentence(1, "دخلت الهدنة في حلب حيز التنفيذ يوم 27 شباط الماضي.", 0, 50)
+    short = extractive.short_answer("متى دخلت الهدنة في حلب حيز التنفيذ؟", "ar", [(s1, 1.0), (s2, 0.8)])
+    assert short.sentence is s2 and "27 شباط" in short.span.text
+
+
+def _passage(text: str, lang: str = "ar") -> Passage:
+    return Passage("p1", "a1", "عنوان", text, 0, 0, len(text), lang=lang)
+
+
+def _answer(question: str, text: str, lang: str):
+    p = _passage(text)
+    hits = [Hit(p, 1.0)]
+    ranked = [(Sentence(0, text, 0, len(text)), 1.0)]
+    short = extractive.short_answer(question, lang, ranked)
+    pieces, cits = extractive.compose_short(short, extractive.choose(ranked, lang), hits, lang)
+    return "".join(pieces), cits, hits
+
+
+def test_arabic_answer_leads_with_the_span_then_its_sentence():
+    text, cits, hits = _answer("متى ولد جمال خاشقجي؟", "ولد جمال خاشقجي في 13 أكتوبر 1958 في المدينة المنورة.", "ar")
+    head = first_line(text)
+    assert "13 أكتوبر 1958" in head and head.endswith("[1]") and len(head.split()) <= span.MAX_WORDS + 1
+    assert "ولد جمال خاشقجي في 13 أكتوبر 1958" in text.split("\n", 1)[1]
+    assert check_quotes(text, cits, hits).citations == cits
+
+
+def test_english_question_over_arabic_source_marks_the_span_as_arabic():
+    text, cits, hits = _answer("When was Jamal Khashoggi born?", "ولد جمال خاشقجي في 13 أكتوبر 1958 في المدينة المنورة.",
+                               "en")
+    assert text.startswith("Arabic source span: “") and "1958" in first_line(text)
+    assert check_quotes(text, cits, hits).citations == cits
+    assert "1958" in short_answer(text) and "Arabic" not in short_answer(text)
+
+
+def test_check_quotes_rejects_a_span_outside_its_sentence_or_not_in_the_lead():
+    sentence = "ولد جمال خاشقجي في 13 أكتوبر 1958 في المدينة المنورة."
+    p = _passage("مقدمة قصيرة. " + sentence)
+    s0 = p.text.index(sentence)
+    hits = [Hit(p, 1.0)]
+    good = Citation(1, "p1", "t", sentence, s0, s0 + len(sentence), 1.0, span=(s0 + 19, s0 + 33))
+    lead = p.text[s0 + 19:s0 + 33] + " [1]\nبحسب المقالات: " + sentence + " [1]"
+    assert check_quotes(lead, [good], hits).citations == [good]
+    outside = Citation(1, "p1", "t", sentence, s0, s0 + len(sentence), 1.0, span=(0, 10))
+    assert check_quotes(lead, [outside], hits).citations == []
+    assert check_quotes("شيء آخر [1]\n" + sentence, [good], hits).citations == []  # the lead is not the span
+
+
+def test_short_answer_metrics():
+    assert short_answer("Arabic source span: “ستيفان دي ميستورا” [1]\n\nFrom the source:") == "ستيفان دي ميستورا"
+    assert short_answer("13 أكتوبر 1958 [2]\nبحسب المقالات: …") == "13 أكتوبر 1958"
+    assert exact_match("في 13 أكتوبر 1958", ["13 أكتوبر 1958", "في 13 أكتوبر 1958،"])
+    assert not exact_match("13 أكتوبر", ["13 أكتوبر 1958"])
+    assert f1_score(1.0, 0.0) == 0.0 and f1_score(float("nan"), 0.0) == 0.0
+    assert f1_score(0.5, 1.0) == pytest.approx(2 / 3)
