@@ -56,6 +56,15 @@ class Settings:
     allow_no_auth: bool = False  # serve beyond loopback without auth (explicit opt-in)
     uploads: bool = False  # the UI's "add articles" box; off unless asked for
     plugins: str = ""  # comma-separated modules with `register_backends(register)` (rag/backends/registry.py)
+    # Where the index lives: "faiss" (files in index_dir, the default) or "milvus" (rag/storage/milvus.py, the
+    # `milvus` extra): `milvus_uri` a local milvus-lite `*.db` file (default <home>/milvus.db) or http://host:19530.
+    store: str = "faiss"
+    milvus_uri: str = ""
+    milvus_token: str = ""  # "user:password" or an API key, for a Milvus server with authentication
+
+    @property
+    def milvus_target(self) -> str:
+        return self.milvus_uri or str(self.home / "milvus.db")
 
     @property
     def index_path(self) -> Path:
@@ -120,8 +129,13 @@ def _coerce(value: str, typ, name: str = "value"):
     return value
 
 
+STORES = ("faiss", "milvus")
+
+
 def _check(s: Settings) -> Settings:
     """Values that parse but cannot work: name the variable and what it accepts."""
+    if s.store not in STORES:
+        raise ConfigError(f"SANAD_STORE={s.store!r} is not a store; use one of {', '.join(STORES)}")
     if s.embed_model not in EMBED_NAMES:
         folder = Path(s.embed_model).expanduser()
         if not ((folder / "modules.json").is_file() or (folder / "config.json").is_file()):
