@@ -218,16 +218,16 @@ class MilvusIndex:
 
     def dense_top(self, q: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The n passages nearest the question vector: (ids, cosines), best first."""
-        hits = self._call(self._search, self.c_passages, [q.tolist()], "vector", min(n, self.size), "IP")
-        return _ids_scores(hits)
+        hits = self._call(self._search, self.c_passages, [q.tolist()], "vector", min(2 * n, self.size), "IP")
+        return _best(*_ids_scores(hits), n)
 
     def sentence_top(self, q: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The n passages with the best-matching sentences: (ids, best sentence cosine), best first (Milvus's
         grouping search: one hit per passage, its best sentence; exact max-pooling for every passage returned)."""
-        hits = self._call(self._search, self.c_sentences, [q.tolist()], "vector", min(n, self.size), "IP",
+        hits = self._call(self._search, self.c_sentences, [q.tolist()], "vector", min(2 * n, self.size), "IP",
                           group_by_field="passage", output_fields=["passage"])
-        return (np.array([h["entity"]["passage"] for h in hits], np.int64),
-                np.array([h["distance"] for h in hits], np.float32))
+        return _best(np.array([h["entity"]["passage"] for h in hits], np.int64),
+                     np.array([h["distance"] for h in hits], np.float32), n)
 
     def passage_cos(self, q: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Exact cosines of the given passages (their stored vectors, fetched; as FAISS's reconstruct)."""
@@ -257,9 +257,9 @@ class MilvusIndex:
         if not text:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         where = f'lang == "{lang}"' if lang else ""
-        hits = self._call(self._search, self.c_passages, [text], "sparse", min(n, self.size), "BM25", where)
+        hits = self._call(self._search, self.c_passages, [text], "sparse", min(2 * n, self.size), "BM25", where)
         ids, scores = _ids_scores(hits)
-        return ids, scores / np.float32(BM25_K1 + 1)
+        return _best(ids, scores / np.float32(BM25_K1 + 1), n)
 
     def bm25_for(self, question: str, ids: np.ndarray) -> np.ndarray:
         """BM25 scores of the given passages (0 where no term matches)."""
@@ -528,6 +528,13 @@ def _bm25_text(question: str) -> str:
 
 def _ids_scores(hits: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return (np.array([h["id"] for h in hits], np.int64), np.array([h["distance"] for h in hits], np.float32))
+
+
+def _best(ids: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The n best, ties by ascending id as the FAISS store's stable sorts (Milvus orders ties arbitrarily, and
+    ARCD has many: passages of twin articles); asked for 2n, so a tie across the cut is resolved too."""
+    order = np.lexsort((ids, -scores))[:n]
+    return ids[order], scores[order]
 
 
 def _list(ids) -> str:
