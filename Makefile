@@ -14,7 +14,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install torch==2.13.0  # pinned CPU wheel first, so nothing can pull a CUDA build
-	$(BIN)/pip install -e '.[dev,llm,ray]'
+	$(BIN)/pip install -e '.[dev,llm,ray,milvus]'
 	touch $(STAMP)
 
 setup: $(STAMP)

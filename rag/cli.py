@@ -113,12 +113,27 @@ def index_build(
                   f"{report.total_passages} passages in {report.seconds:.1f}s")
 
 
+def escape_(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
 @index_app.command("info")
 def index_info(name: Annotated[str | None, typer.Option(help="Index name")] = None) -> None:
     """Show an index's manifest."""
     from rag.storage.index import read_manifest
 
-    path = _settings(name).index_path
+    settings = _settings(name)
+    if settings.store == "milvus":
+        from rag.storage.milvus import open_store
+
+        store = open_store(settings)
+        console.print(f"[bold]{escape_(store.uri)}[/] {store.c_passages}")
+        for k, v in store.state.items():  # IndexProblem (one line, with the build command) when there is none
+            console.print(f"  {k}: {v}")
+        return
+    path = settings.index_path
     info = dict(read_manifest(path))  # IndexProblem (one line, with a recovery command) when missing or corrupt
     info.pop("files", None)
     console.print(f"[bold]{path}[/]")

@@ -20,7 +20,7 @@ from rag.answering.evidence import SentenceVectors
 from rag.answering.pipeline import run
 from rag.backends import Registry, Resources, build_registry
 from rag.embedding.embedders import Embedder, get_embedder
-from rag.errors import ConfigError
+from rag.errors import ConfigError, IndexProblem
 from rag.query import make_query
 from rag.response import Response
 from rag.search.retrieval import Retriever
@@ -67,6 +67,8 @@ class Sanad:
     @property
     def retriever(self) -> Retriever:
         """The retriever over the configured index; reloaded when another process committed a newer version."""
+        if self.settings.store == "milvus":
+            return self._milvus_retriever()
         with self._lock:
             stamp = _manifest_stamp(self.settings.index_path)
             if self._retriever is None or stamp != self._loaded_stamp:
@@ -76,6 +78,29 @@ class Sanad:
                 self._retriever = Retriever(index, self.embedder, self.settings.dense_weight,
                                             embed_query=self.embed_query, sentences=self.sentences)
                 self._loaded_stamp = stamp
+            return self._retriever
+
+    def _milvus_retriever(self):
+        """SANAD_STORE=milvus: the same search over the Milvus index; sees another process's commit at once (each
+        search reads the newest manifest row). Answer-time sentence vectors are embedded on demand (LRU cache)."""
+        from rag.search.candidates import StoreRetriever
+        from rag.storage.milvus import open_store
+
+        with self._lock:
+            store = open_store(self.settings)
+            changed = store.refresh()
+            if self._retriever is None or changed:
+                lifecycle.ensure_default_index(self.settings, embedder=lambda: self.embedder)
+                store.refresh()
+                if store.empty:
+                    raise IndexProblem(f"no Milvus index {store.name!r} at {store.uri}; build it with: "
+                                       f"sanad index build --name {store.name} FILES")
+                if store.model_id != self.embedder.model_id:
+                    raise IndexProblem(f"Milvus index {store.name!r} was built with model {store.model_id!r}, but "
+                                       f"the configured model is {self.embedder.model_id!r}; set SANAD_EMBED_MODEL "
+                                       f"to match or re-embed it with: sanad index build --name {store.name} --rebuild")
+                self._retriever = StoreRetriever(store, self.embedder, self.settings.dense_weight,
+                                                 embed_query=self.embed_query)
             return self._retriever
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -60,6 +60,15 @@ class Settings:
     # "auto", "ray://host:10001", "host:6379": a cluster) and how many embedding actors (one model each).
     ray_address: str = ""
     ray_workers: int = 1
+    # Where the index lives: "faiss" (files in index_dir, the default) or "milvus" (rag/storage/milvus.py, the
+    # `milvus` extra): `milvus_uri` a local milvus-lite `*.db` file (default <home>/milvus.db) or http://host:19530.
+    store: str = "faiss"
+    milvus_uri: str = ""
+    milvus_token: str = ""  # "user:password" or an API key, for a Milvus server with authentication
+
+    @property
+    def milvus_target(self) -> str:
+        return self.milvus_uri or str(self.home / "milvus.db")
 
     @property
     def index_path(self) -> Path:
@@ -127,8 +136,13 @@ def _coerce(value: str, typ, name: str = "value"):
     return value
 
 
+STORES = ("faiss", "milvus")
+
+
 def _check(s: Settings) -> Settings:
     """Values that parse but cannot work: name the variable and what it accepts."""
+    if s.store not in STORES:
+        raise ConfigError(f"SANAD_STORE={s.store!r} is not a store; use one of {', '.join(STORES)}")
     if s.embed_model not in EMBED_NAMES:
         folder = Path(s.embed_model).expanduser()
         if not ((folder / "modules.json").is_file() or (folder / "config.json").is_file()):

@@ -143,6 +143,8 @@ def dataset_index(ds: Dataset, settings, *, progress=None):
     from rag.storage.index import build_index, load_index
 
     embedder = get_embedder(settings)
+    if settings.store == "milvus":
+        return _milvus_dataset_index(ds, settings, embedder, progress)
     path = settings.index_dir / ds.name
     wanted = {a.id for a in ds.articles}
     index = None
@@ -165,6 +167,28 @@ def dataset_index(ds: Dataset, settings, *, progress=None):
         q.relevant_articles = rel | {twins[a] for a in rel if twins.get(a)}
     notes = [q.id for q in ds.questions if not (q.relevant_articles or set()) & indexed]
     return Retriever(index, embedder, dense_weight=settings.dense_weight), notes
+
+
+def _milvus_dataset_index(ds: Dataset, settings, embedder, progress):
+    """`dataset_index` for SANAD_STORE=milvus: the same articles, built once into the Milvus index `<name>`."""
+    from rag.search.candidates import StoreRetriever
+    from rag.storage.milvus import build_milvus, open_store
+
+    store = open_store(settings, ds.name)
+    wanted = {a.id for a in ds.articles}
+    have = set() if store.empty or store.model_id != embedder.model_id else {a.id for a in store.articles}
+    twins = _dropped(store.path) if have and have <= wanted else {}
+    if not have or not have <= wanted or not wanted <= have | set(twins):
+        build_milvus(store, _load_result(ds), embedder, rebuild=True, progress=progress)
+        have = {a.id for a in store.articles}
+        twins = _find_twins(ds, have)
+        store.path.mkdir(parents=True, exist_ok=True)
+        (store.path / "eval-dropped.json").write_text(json.dumps(twins, indent=1))
+    for q in ds.questions:
+        rel = q.relevant_articles or set()
+        q.relevant_articles = rel | {twins[a] for a in rel if twins.get(a)}
+    notes = [q.id for q in ds.questions if not (q.relevant_articles or set()) & have]
+    return StoreRetriever(store, embedder, dense_weight=settings.dense_weight), notes
 
 
 def _shingles(text: str) -> set[str]:

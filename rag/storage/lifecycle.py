@@ -36,6 +36,8 @@ def build(paths: list[Path], settings: Settings | None = None, *, rebuild: bool 
     settings = settings or get_settings()
     path = settings.index_path
     restore = rebuild and not paths
+    if settings.store == "milvus":
+        return _build_milvus(paths, settings, rebuild, restore, progress, ingest_progress, embedder)
     if restore and holds_nothing(path):
         paths, restore = [SEEDS_DIR], False
     loaded = corpus.load(paths, progress=ingest_progress) if paths else corpus.LoadResult()
@@ -54,9 +56,29 @@ def ensure_default_index(settings: Settings | None = None, progress: Callable[[i
     settings = settings or get_settings()
     if settings.index_name != "default":
         return None
+    if settings.store == "milvus":
+        from rag.storage.milvus import open_store
+
+        store = open_store(settings)
+        store.refresh()
+        return build([SEEDS_DIR], settings, progress=progress, embedder=embedder) if store.empty else None
     state = index_state(settings.index_path)
     if state == "empty":
         return build([SEEDS_DIR], settings, progress=progress, embedder=embedder)
     if state == "outdated":
         return build([], settings, rebuild=True, progress=progress, embedder=embedder)
     return None
+
+
+def _build_milvus(paths, settings, rebuild, restore, progress, ingest_progress, embedder) -> BuildReport:
+    """`build` for SANAD_STORE=milvus: the same steps, written to Milvus (rag/storage/milvus.py)."""
+    from rag.storage.milvus import build_milvus, open_store
+
+    store = open_store(settings)
+    if restore and store.empty:
+        paths, restore = [SEEDS_DIR], False
+    loaded = corpus.load(paths, progress=ingest_progress) if paths else corpus.LoadResult()
+    if not loaded.articles and not restore:
+        raise NoArticles(loaded.skipped)
+    model = embedder() if embedder else get_embedder(settings)
+    return build_milvus(store, loaded, model, rebuild=rebuild and not restore, restore=restore, progress=progress)
