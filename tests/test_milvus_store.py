@@ -119,6 +119,7 @@ else:
         assert store.client.query(store.c_passages, filter="version > 0", output_fields=["count(*)"])[0][
             "count(*)"] > 3  # the dead build's rows are there, unseen
         from helpers import HashEmbedder, loaded
+
         from rag.search.candidates import StoreRetriever
         from rag.storage.milvus import build_milvus
 
