@@ -159,3 +159,25 @@ def test_bad_settings_are_one_line_errors(settings, tmp_path):
         from_env({"SANAD_STORE": "chroma"})
     with pytest.raises(ConfigError, match="must end in .db"):
         MilvusIndex(str(tmp_path / "m.sqlite"), "x", tmp_path / "x")
+
+
+def test_the_chat_ui_serves_from_milvus(milvus):
+    """The store is chosen by settings: the same app, launched over the Milvus-backed Sanad, answers with citations
+    and counts the Milvus index's articles."""
+    from gradio_client import Client
+
+    from helpers import free_port
+    from ui.app import _index_summary, build_app
+
+    assert f"**{len(milvus.retriever.index.articles)}**" in _index_summary(milvus)
+    app = build_app(milvus)
+    port = free_port()
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        out = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+            question=GOLD[0]["question"], chat=[], backend="extractive", top_k=5, language="auto", api_name="/ask")
+        html = out[1][-1]["content"]
+        html = html if isinstance(html, str) else str(html)
+        assert "sanad-final" in html and 'class="sanad-cite"' in html
+    finally:
+        app.close()
