@@ -14,7 +14,8 @@ class Article:
     text: str
     source: str = ""  # file name or outlet
     url: str = ""
-    date: str = ""
+    date: str = ""  # ISO YYYY-MM-DD when the input's date was parseable, else as given
+    author: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,11 @@ class Hit:
     dense: float | None = None
     bm25: float | None = None
     rank: int = 0
+    # The passage's article metadata, looked up by article_id when searched (not stored on passages).
+    outlet: str = ""
+    date: str = ""
+    url: str = ""
+    also: tuple[str, ...] = ()  # outlets of near-duplicate passages (the same story) folded into this hit
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import hashlib
 import json
 import os
 import re
 import stat
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,11 +26,15 @@ import numpy as np
 
 from rag.errors import CorpusError
 from rag.ingest.cleaning import clean_field, clean_lines, fallback_title, split_title
+from rag.ingest.dates import normalize_date
 from rag.text import arabic
 from rag.types import Article
 
-SUPPORTED = {".txt", ".md", ".html", ".htm", ".jsonl", ".csv"}
+SUPPORTED = {".txt", ".md", ".html", ".htm", ".jsonl", ".csv", ".jsonl.gz"}
 MAX_FILE_BYTES = 50 * 1024 * 1024
+# A .jsonl.gz is counted in decompressed bytes as it streams (a gzip bomb stops there). Its limit is higher than
+# MAX_FILE_BYTES: a whole news archive comes as one file (SaudiNewsNet: 28 MB compressed, 107 MB of JSONL).
+MAX_GZIP_BYTES = 1024 * 1024 * 1024
 MAX_ROW_REPORTS = 20  # rows reported one by one per file; the rest are counted in one line
 MIN_WORDS = 5  # content words an article needs
 
@@ -166,6 +172,59 @@ def _lines(path: Path, name: str, tick: Callable[[int], None]) -> Iterator[tuple
         tick(offset)
 
 
+def _suffix(path: Path) -> str:
+    """The file type: its suffix, or ".jsonl.gz" for gzip-compressed JSON Lines."""
+    return ".jsonl.gz" if path.name.lower().endswith(".jsonl.gz") else path.suffix.lower()
+
+
+def _gz_lines(path: Path, name: str, tick: Callable[[int], None],
+              log: "_RowLog") -> Iterator[tuple[int, str | None, int]]:
+    """`_lines` for a .jsonl.gz: decompressed as it streams, UTF-8, sized by decompressed bytes. A corrupt or
+    truncated stream ends the file with one reported row (the rows before it are kept); `tick` counts
+    compressed bytes (what the progress total is made of)."""
+    st = path.stat()
+    if not stat.S_ISREG(st.st_mode):
+        raise CorpusError(f"{name}: not a regular file")
+    if st.st_size == 0:
+        raise CorpusError(f"{name}: empty file")
+    with path.open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as f:
+        n, offset, last_tick = 0, 0, 0
+        while True:
+            try:
+                line = f.readline(MAX_FILE_BYTES + 1)
+            except (gzip.BadGzipFile, EOFError, zlib.error, OSError) as exc:
+                why = ("not gzip data" if isinstance(exc, gzip.BadGzipFile) and n == 0 else
+                       "the gzip stream ends early (truncated file)" if isinstance(exc, EOFError) else
+                       f"corrupt gzip data ({' '.join(str(exc).split())[:80]})")
+                if n == 0:
+                    raise CorpusError(f"{name}: {why}") from None
+                log.row(n + 1, f"{why}; the rest of the file was not read")
+                break
+            if not line:
+                break
+            start, offset = offset, offset + len(line)
+            if offset > MAX_GZIP_BYTES or len(line) > MAX_FILE_BYTES:
+                what = (f"a line longer than {MAX_FILE_BYTES // 2**20} MiB" if len(line) > MAX_FILE_BYTES
+                        else f"more than {MAX_GZIP_BYTES // 2**20} MiB decompressed")
+                if n == 0:
+                    raise CorpusError(f"{name}: {what}")
+                log.row(n + 1, f"{what}; the rest of the file was not read")
+                break
+            n += 1
+            if n == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8):]
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield n, None, start + exc.start
+                continue
+            yield n, text, start
+            if raw.tell() - last_tick >= 1 << 20:
+                last_tick = raw.tell()
+                tick(last_tick)
+        tick(st.st_size)
+
+
 def _split_keep(text: str) -> Iterator[str]:
     """Lines split on "\\n" only (str.splitlines also splits inside CSV fields at \\u2028, \\x1c…)."""
     start = 0
@@ -179,7 +238,7 @@ def _split_keep(text: str) -> Iterator[str]:
 # ---------------------------------------------------------------- articles
 
 def make_article(raw_text: str, *, title: str = "", source: str = "", url: str = "", date: str = "",
-                 article_id: str | None = None) -> Article | None:
+                 article_id: str | None = None, author: str = "") -> Article | None:
     """Clean one article's text; None when nothing of substance is left."""
     lines = clean_lines(raw_text)
     title = clean_field(title)
@@ -190,7 +249,8 @@ def make_article(raw_text: str, *, title: str = "", source: str = "", url: str =
         return None
     title = title or found_title or fallback_title(body)
     aid = article_id or hashlib.sha1(body.encode()).hexdigest()[:16]
-    return Article(id=aid, title=title, text=body, source=source, url=url, date=date)
+    return Article(id=aid, title=title, text=body, source=source, url=url, date=normalize_date(date),
+                   author=author)
 
 
 def _has_words(text: str, n: int) -> bool:
@@ -294,7 +354,8 @@ _TOO_SHORT = f"no article text after cleaning (under {MIN_WORDS} words)"
 def _jsonl_articles(path: Path, name: str, log: _RowLog, tick: Callable[[int], None]) -> list[Article]:
     out: list[Article] = []
     good = False  # a readable row seen: later bad bytes spoil one row, not the file
-    for n, line, offset in _lines(path, name, tick):
+    lines = _gz_lines(path, name, tick, log) if _suffix(path) == ".jsonl.gz" else _lines(path, name, tick)
+    for n, line, offset in lines:
         if line is None:
             if not good:
                 raise _not_utf8(name, offset)
@@ -321,7 +382,8 @@ def _jsonl_articles(path: Path, name: str, log: _RowLog, tick: Callable[[int], N
             log.row(n, why)
             continue
         art = make_article(text, title=_meta(row.get("title")), url=_meta(row.get("url")),
-                           date=_meta(row.get("date")), source=_meta(row.get("source")) or Path(name).name)
+                           date=_meta(row.get("date_extracted")) or _meta(row.get("date")),  # SaudiNewsNet's
+                           source=_meta(row.get("source")) or Path(name).name, author=_meta(row.get("author")))
         if art:
             out.append(art)
         else:
@@ -388,7 +450,7 @@ def _csv_articles(path: Path, name: str, log: _RowLog, tick: Callable[[int], Non
         row = dict(zip(header, rec + [""] * (len(header) - len(rec))))
         art = make_article(rec[body_col] if body_col < len(rec) else "", title=_meta(row.get("title")),
                            url=_meta(row.get("url")), date=_meta(row.get("date")),
-                           source=_meta(row.get("source")) or Path(name).name)
+                           source=_meta(row.get("source")) or Path(name).name, author=_meta(row.get("author")))
         if art:
             out.append(art)
         else:
@@ -399,11 +461,11 @@ def _csv_articles(path: Path, name: str, log: _RowLog, tick: Callable[[int], Non
 
 
 def _load(path: Path, name: str, log: _RowLog, tick: Callable[[int], None]) -> list[Article]:
-    suffix = path.suffix.lower()
+    suffix = _suffix(path)
     if suffix not in SUPPORTED:
         raise CorpusError(f"{name}: unsupported type {suffix or '(no extension)'} "
                           f"(use {', '.join(sorted(SUPPORTED))})")
-    if suffix == ".jsonl":
+    if suffix in (".jsonl", ".jsonl.gz"):
         return _jsonl_articles(path, name, log, tick)
     if suffix == ".csv":
         return _csv_articles(path, name, log, tick)
@@ -443,7 +505,7 @@ def _walk(paths: list[Path], result: LoadResult) -> list[tuple[Path, str]]:
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(root, d)))
             for fname in sorted(names):
                 f, shown = Path(root) / fname, (rel / fname).as_posix()
-                suffix = f.suffix.lower()
+                suffix = _suffix(f)
                 if suffix not in SUPPORTED:
                     result.skipped.append((shown, f"unsupported type {suffix or '(no extension)'}"))
                 else:
