@@ -147,20 +147,31 @@ def search(
     k: Annotated[int, typer.Option("--k", "-k", help="How many passages")] = 5,
     method: Annotated[str, typer.Option(help="dense, bm25 or fused")] = "fused",
     name: Annotated[str | None, typer.Option(help="Index name")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="Only articles dated on or after (YYYY-MM-DD)")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Only articles dated on or before (YYYY-MM-DD)")] = None,
+    outlet: Annotated[list[str] | None, typer.Option("--outlet", help="Only this outlet (repeatable)")] = None,
 ) -> None:
     """Print the passages that best match a question, with their scores."""
-    from rag.query import check_question
+    from rag.query import check_question, make_filters
     from rag.sanad import sanad_for
 
     _check_k(k)
     if method not in SEARCH_METHODS:  # checked before the model loads
         raise UserError(f"--method {method!r} is not a search method; use one of {', '.join(SEARCH_METHODS)}")
+    filters = make_filters(date_from, date_to, outlet)  # checked before the model loads too
     settings = _settings(name)
-    hits = sanad_for(settings).search(check_question(question, settings.max_question_chars), k, method)
+    hits = sanad_for(settings).search(check_question(question, settings.max_question_chars), k, method,
+                                      filters=filters)
+    if not hits and filters:
+        err.print("no passage matches the filters", highlight=False)
     for h in hits:
         scores = "  ".join(f"{n}={v:.3f}" for n, v in (("score", h.score), ("dense", h.dense), ("bm25", h.bm25))
                            if v is not None)
-        console.print(f"[bold]{h.rank}.[/] {h.passage.title}  [dim]{h.passage.id}  {scores}[/]")
+        news = "  ".join(x for x in (h.outlet, h.date) if x)
+        console.print(f"[bold]{h.rank}.[/] {escape_(h.passage.title)}  [dim]{h.passage.id}  {escape_(news)}  "
+                      f"{scores}[/]", highlight=False)
+        if h.also:
+            console.print(f"[dim]also reported by {escape_(', '.join(h.also))}[/]", highlight=False)
         console.print(h.passage.text, markup=False, highlight=False)
         console.print()
 
@@ -172,12 +183,18 @@ def ask(
     k: Annotated[int | None, typer.Option("--k", "-k", help="How many passages to answer from")] = None,
     language: Annotated[str | None, typer.Option(help="Answer language: ar, en or auto")] = None,
     name: Annotated[str | None, typer.Option(help="Index name")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="Only articles dated on or after (YYYY-MM-DD)")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Only articles dated on or before (YYYY-MM-DD)")] = None,
+    outlet: Annotated[list[str] | None, typer.Option("--outlet", help="Only this outlet (repeatable)")] = None,
 ) -> None:
     """Answer a question with cited sources (streamed)."""
+    from rag.query import make_filters
     from rag.sanad import sanad_for
 
     _check_k(k)
-    response = sanad_for(_settings(name)).ask(question, top_k=k, backend=backend, language=language)
+    make_filters(date_from, date_to, outlet)  # a bad date is a one-line error before the model loads
+    response = sanad_for(_settings(name)).ask(question, top_k=k, backend=backend, language=language,
+                                              date_from=date_from, date_to=date_to, outlets=outlet)
     for chunk in response:
         print(chunk, end="", flush=True)
     final, streamed = response.answer, response.streamed

@@ -21,7 +21,7 @@ from rag.answering.pipeline import run
 from rag.backends import Registry, Resources, build_registry
 from rag.embedding.embedders import Embedder, get_embedder
 from rag.errors import ConfigError, IndexProblem
-from rag.query import make_query
+from rag.query import Filters, make_filters, make_query
 from rag.response import Response
 from rag.search.retrieval import Retriever
 from rag.settings import Settings, get_settings
@@ -121,14 +121,20 @@ class Sanad:
 
     # -- what front ends call
 
-    def search(self, text: str, k: int | None = None, method: str = "fused", lang: str | None = None) -> list[Hit]:
+    def search(self, text: str, k: int | None = None, method: str = "fused", lang: str | None = None,
+               filters: Filters | None = None) -> list[Hit]:
+        """Ranked passages; `filters` limits them to a date range and outlets (see `rag.query.make_filters`)."""
+        if filters:  # only then: a store without filter support is still searchable unfiltered
+            return self.retriever.search(text, k or self.settings.top_k, method, lang=lang, filters=filters)
         return self.retriever.search(text, k or self.settings.top_k, method, lang=lang)
 
     def ask(self, question: str, *, history: list[dict] | None = None, top_k: int | None = None,
-            backend: str | None = None, language: str | None = None) -> Response:
-        """Check the question now (errors raise here), then answer lazily as the Response is read."""
+            backend: str | None = None, language: str | None = None, date_from: str | None = None,
+            date_to: str | None = None, outlets: list[str] | str | None = None) -> Response:
+        """Check the question now (errors raise here), then answer lazily as the Response is read.
+        `date_from`/`date_to` (YYYY-MM-DD, inclusive) and `outlets` limit the sources answered from."""
         query = make_query(question, self.settings, history=history, top_k=top_k, backend=backend,
-                           language=language)
+                           language=language, filters=make_filters(date_from, date_to, outlets))
         self.backends.get(query.backend)  # an unknown backend is the caller's error, raised now
         return Response(run(self, query))
 

@@ -127,7 +127,8 @@ def build_app(sanad: Sanad | None = None, gate: LLMGate | None = None) -> gr.Blo
     backends = sanad.backends.available(settings) or ["extractive"]
     default_backend = settings.backend if settings.backend in backends else backends[0]
 
-    def ask(question: str, chat: list[dict], history: list[dict], backend: str, top_k: float, language: str):
+    def ask(question: str, chat: list[dict], history: list[dict], backend: str, top_k: float, language: str,
+            date_from: str = "", date_to: str = "", outlets: str = ""):
         question = (question or "").strip()
         chat = list(chat or [])
         history = list(history or [])
@@ -140,7 +141,8 @@ def build_app(sanad: Sanad | None = None, gate: LLMGate | None = None) -> gr.Blo
         try:
             # Checked now (a bad question fails at once); the answer runs as the response is read.
             response = sanad.ask(question, history=history or None, top_k=int(top_k), backend=backend,
-                                 language=None if language == "auto" else language)
+                                 language=None if language == "auto" else language, date_from=date_from or None,
+                                 date_to=date_to or None, outlets=outlets or None)
             heavy = sanad.backends.get(backend or settings.backend).heavy
             for item in _through_gate(gate, lambda: iter(response)) if heavy else response:
                 if isinstance(item, Waiting):
@@ -243,6 +245,14 @@ def build_app(sanad: Sanad | None = None, gate: LLMGate | None = None) -> gr.Blo
                                       elem_id="sanad-topk")
                     language = gr.Radio(LANGUAGES, value="auto", label="لغة الإجابة · Answer language",
                                         elem_id="sanad-language")
+                    # News filters: an inclusive date range (YYYY-MM-DD) and outlets, comma-separated.
+                    with gr.Row():
+                        date_from = gr.Textbox(value="", label="من · From", placeholder="2015-01-01",
+                                               max_lines=1, elem_id="sanad-from")
+                        date_to = gr.Textbox(value="", label="إلى · To", placeholder="2015-06-30",
+                                             max_lines=1, elem_id="sanad-to")
+                    outlets = gr.Textbox(value="", label="المصادر · Outlets", placeholder="okaz, aawsat",
+                                         max_lines=1, elem_id="sanad-outlets")
                 files = upload_status = None
                 if settings.uploads:  # off by default: anyone who reaches the page could add articles
                     with gr.Accordion("إضافة مقالات · Add articles", open=True, elem_id="sanad-upload"):
@@ -257,7 +267,7 @@ def build_app(sanad: Sanad | None = None, gate: LLMGate | None = None) -> gr.Blo
                         upload_status = gr.Markdown(elem_id="sanad-upload-status")
                 index_info = gr.Markdown(elem_id="sanad-index-info")
 
-        ask_inputs = [question, chatbot, history, backend, top_k, language]
+        ask_inputs = [question, chatbot, history, backend, top_k, language, date_from, date_to, outlets]
         ask_outputs = [question, chatbot, history]
         # One worker group for every way of asking, sized so that waiting/running LLM answers leave
         # CONCURRENCY workers to extractive ones (the gate turns away LLM requests beyond its line).

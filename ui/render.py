@@ -170,9 +170,35 @@ def _marked(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out).replace("\n", "<br>")
 
 
+_SAFE_URL = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+$", re.IGNORECASE)
+
+
+def safe_url(url: str) -> str:
+    """The URL when it is a plain http(s) link, else "" (javascript:, data: and the like are never linked)."""
+    url = (url or "").strip()
+    return url if _SAFE_URL.match(url) else ""
+
+
+def _news_line(hit: Hit, lang: str) -> str:
+    """Outlet · date · link, and the other outlets that reported the same story; escaped, empty when unknown."""
+    parts = [f'<span class="sanad-src-outlet">{_esc(hit.outlet)}</span>' if hit.outlet else "",
+             f'<span class="sanad-src-date">{_esc(hit.date)}</span>' if hit.date else ""]
+    if url := safe_url(hit.url):
+        parts.append(f'<a class="sanad-src-link" href="{_esc(url)}" target="_blank" rel="noopener noreferrer">'
+                     f'{L_LINK[lang]}</a>')
+    if hit.also:
+        parts.append(f'<span class="sanad-src-also">{L_ALSO[lang]} {_esc(", ".join(hit.also))}</span>')
+    parts = [p for p in parts if p]
+    return f'<div class="sanad-src-news" dir="ltr">{" · ".join(parts)}</div>' if parts else ""
+
+
+L_LINK = {"ar": "الرابط", "en": "link"}
+L_ALSO = {"ar": "نشرته أيضًا:", "en": "also reported by"}
+
+
 def _source_card(src: _Source, msg_id: str, lang: str, cited: bool) -> str:
     p = src.hit.passage
-    meta = _esc(p.source) if p.source else ""
+    meta = _esc(p.source) if p.source and not src.hit.outlet else ""  # the outlet is in the news line
     cls = "sanad-src sanad-cited" if cited else "sanad-src"
     return (
         f'<div class="{cls}" id="src-{msg_id}-{src.n}">'
@@ -180,6 +206,8 @@ def _source_card(src: _Source, msg_id: str, lang: str, cited: bool) -> str:
         f'<span class="sanad-src-title" dir="auto">{_esc(p.title) or "—"}</span>'
         + (f'<span class="sanad-src-file" dir="ltr">{meta}</span>' if meta else "")
         + "</div>"
+        + _news_line(src.hit, lang)
+        +
         f'<div class="sanad-src-text" dir="auto">{_marked(p.text, src.quotes)}</div>'
         "</div>"
     )

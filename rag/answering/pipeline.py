@@ -60,7 +60,7 @@ def run(sanad: "Sanad", query: Query) -> Iterator[str | Answer]:
     timings["rewrite"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    hits = sanad.search(query.search_text, query.top_k, "fused", lang=query.lang)
+    hits = sanad.search(query.search_text, query.top_k, "fused", lang=query.lang, filters=query.filters)
     timings["retrieve"] = time.perf_counter() - t
     # Cross-lingual cosines run lower, so the bar depends on whether the sources share the question's language.
     threshold = settings.min_score if hits and hits[0].passage.lang == query.lang else settings.min_score_cross

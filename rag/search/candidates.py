@@ -75,7 +75,10 @@ class StoreRetriever:
         return fusion.dense_score(_fill(ids, p_known or {}, lambda m: self.index.passage_cos(q, m)),
                                   _fill(ids, s_known or {}, lambda m: self.index.best_sentence_cos(q, m)))
 
-    def search(self, question: str, k: int = 5, method: str = "fused", lang: str | None = None) -> list[Hit]:
+    def search(self, question: str, k: int = 5, method: str = "fused", lang: str | None = None,
+               filters=None) -> list[Hit]:
+        if filters:
+            raise QueryError("date and outlet filters need the FAISS index (SANAD_STORE=faiss)")
         if method not in METHODS:
             raise QueryError(f"unknown search method {method!r}; use one of {', '.join(METHODS)}")
         question = question.strip()

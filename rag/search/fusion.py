@@ -42,9 +42,25 @@ def top(scores: np.ndarray, n: int) -> np.ndarray:
     return np.argsort(-scores, kind="stable")[:n]
 
 
-def candidates(*pools: np.ndarray) -> np.ndarray:
-    """The union of candidate id pools, ascending."""
-    return np.unique(np.concatenate(pools).astype(np.int64))
+def candidates(*pools: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """The union of candidate id pools, ascending; only ids where `mask` (one bool per passage) is True."""
+    ids = np.unique(np.concatenate(pools).astype(np.int64))
+    return ids if mask is None else ids[mask[ids]]
+
+
+RECENCY_WEIGHT = 0.5  # the newest candidate's bonus, in z-score units (a tie-breaker, not an override)
+
+
+def recency_bonus(days: np.ndarray, weight: float = RECENCY_WEIGHT) -> np.ndarray:
+    """A bonus per candidate by its date's rank among the candidates' dates: `weight` for the newest, 0 for the
+    oldest and for undated ones (days < 0). All zeros when fewer than two distinct dates exist."""
+    out = np.zeros(len(days), np.float64)
+    dated = days >= 0
+    distinct = np.unique(days[dated])
+    if len(distinct) < 2:
+        return out
+    out[dated] = weight * np.searchsorted(distinct, days[dated]) / (len(distinct) - 1)
+    return out
 
 
 def bm25_pool(bm25: np.ndarray, eligible: np.ndarray, n: int) -> np.ndarray:
@@ -55,14 +71,45 @@ def bm25_pool(bm25: np.ndarray, eligible: np.ndarray, n: int) -> np.ndarray:
 
 
 def fuse(ids: np.ndarray, dense: np.ndarray, bm25: np.ndarray, bm25_eligible: np.ndarray,
-         dense_weight: float) -> list[tuple[int, float]]:
+         dense_weight: float, bonus: np.ndarray | None = None) -> list[tuple[int, float]]:
     """Every candidate ranked by fused score, best first: (id, score).
 
     `ids`, `dense`, `bm25` and `bm25_eligible` are aligned (one entry per candidate). Both z-scores are taken
     over all candidates (BM25 raw scores of ineligible passages included); an eligible candidate scores
-    w·z(dense) + (1−w)·z(bm25), an ineligible one z(dense).
+    w·z(dense) + (1−w)·z(bm25), an ineligible one z(dense); plus `bonus` (e.g. recency) when given.
     """
     zd, zb = zscore(dense), zscore(bm25)
     w = dense_weight
     fused = np.where(bm25_eligible, w * zd + (1 - w) * zb, zd)
+    if bonus is not None:
+        fused = fused + bonus.astype(fused.dtype)
     return [(int(ids[j]), float(fused[j])) for j in top(fused, len(fused))]
+
+
+def shingles(text: str, n: int = 3) -> frozenset[str]:
+    """Word n-gram shingles of a passage's normalised words (for spotting the same story in another outlet)."""
+    from rag.text import arabic
+
+    toks = arabic.normalize(text).split()
+    return frozenset(" ".join(toks[i:i + n]) for i in range(max(1, len(toks) - n + 1)))
+
+
+def jaccard(a: frozenset, b: frozenset) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+SAME_STORY = 0.6  # shingle Jaccard at or above which two passages of different articles tell the same story
+
+
+def fold_same_story(texts: list[str], groups: list[str], threshold: float = SAME_STORY) -> list[int]:
+    """For ranked passages, the position each one folds into: its own, or that of the first better-ranked kept
+    passage of another article (`groups`) whose shingles it shares at Jaccard ≥ threshold."""
+    sh = [shingles(t) for t in texts]
+    into: list[int] = []
+    kept: list[int] = []
+    for i in range(len(texts)):
+        j = next((k for k in kept if groups[k] != groups[i] and jaccard(sh[i], sh[k]) >= threshold), i)
+        into.append(j)
+        if j == i:
+            kept.append(i)
+    return into

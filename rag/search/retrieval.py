@@ -17,6 +17,8 @@ from langchain_core.retrievers import BaseRetriever
 from rag.answering.evidence import SentenceVectors
 from rag.embedding.embedders import Embedder
 from rag.errors import QueryError
+from rag.ingest.dates import iso_date
+from rag.query import Filters, wants_recent
 from rag.search import fusion
 from rag.storage.index import Index
 from rag.text import arabic
@@ -24,6 +26,8 @@ from rag.types import Hit
 
 METHODS = ("dense", "bm25", "fused")
 POOL = 100  # candidates taken from each method before fusion
+FILTERED_POOL = 4  # a filtered search takes this many times more FAISS candidates before masking
+FOLD_DEPTH = 3  # same-story folding looks at k × this many ranked passages
 
 
 @dataclass
@@ -44,6 +48,13 @@ class Retriever:
         self.langs = np.array([p.lang for p in self.index.passages])
         owners = self.index.sentence_rows[:, 0] if len(self.index.sentence_rows) else np.zeros(0, np.int64)
         self._sentence_starts = np.searchsorted(owners, np.arange(self.size))  # each passage's first sentence
+        # Article metadata reached by article_id (passages store none of it): outlet, ISO date, day number.
+        self.articles = {a.id: a for a in self.index.articles}
+        arts = [self.articles.get(p.article_id) for p in self.index.passages]
+        self.outlets = np.array([((a.source if a else "") or p.source).lower()
+                                 for a, p in zip(arts, self.index.passages)], dtype=object)
+        self.dates = np.array([iso_date(a.date) if a else "" for a in arts], dtype=object)
+        self.days = np.array([_day(d) for d in self.dates], np.int64)
         if self.sentences is not None:
             self.sentences.attach(self.index.sentence_rows, self.index.sentence_vectors,
                                   [p.id for p in self.index.passages])
@@ -60,18 +71,33 @@ class Retriever:
             return self.embed_query(question)
         return self.embedder.embed_queries([question])
 
-    def dense_scores(self, q: np.ndarray, k: int,
-                     best_sentence: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def mask(self, filters: Filters | None) -> np.ndarray | None:
+        """One bool per passage: its article passes the filters. None when nothing is filtered."""
+        if not filters:
+            return None
+        m = np.ones(self.size, bool)
+        if filters.outlets:
+            m &= np.isin(self.outlets, list(filters.outlets))
+        if filters.date_from or filters.date_to:
+            m &= self.days >= 0
+            m &= np.array([(not filters.date_from or d >= filters.date_from) and
+                           (not filters.date_to or d <= filters.date_to) for d in self.dates], bool)
+        return m
+
+    def dense_scores(self, q: np.ndarray, k: int, best_sentence: np.ndarray | None = None,
+                     mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k passages by dense score: the mean of the passage's cosine and its best sentence's cosine.
 
         The sentence term finds the one sentence that answers (ARCD train dense MRR@10 0.783 → 0.807);
         candidates come from both the FAISS passage index and the sentence scores.
         """
-        _, ids = self.index.faiss_index.search(q, min(max(k, POOL), self.size))
+        n = max(k, POOL)
+        _, ids = self.index.faiss_index.search(q, min(n * (FILTERED_POOL if mask is not None else 1), self.size))
         if best_sentence is None:
             best_sentence = self._best_sentence(q)
-        by_sentence = fusion.top(best_sentence, max(k, POOL))
-        cand = fusion.candidates(ids[0][ids[0] >= 0], by_sentence)
+        # Sentence candidates are exact over the allowed passages: a narrow filter still finds its best ones.
+        by_sentence = fusion.top(best_sentence if mask is None else np.where(mask, best_sentence, -np.inf), n)
+        cand = fusion.candidates(ids[0][ids[0] >= 0], by_sentence, mask=mask)
         scores = self._dense_for(cand, q, best_sentence)
         order = fusion.top(scores, k)
         return cand[order], scores[order]
@@ -90,7 +116,12 @@ class Retriever:
 
     # -- public
 
-    def search(self, question: str, k: int = 5, method: str = "fused", lang: str | None = None) -> list[Hit]:
+    def _hit(self, i: int, score: float, rank: int, **scores) -> Hit:
+        return Hit(self.index.passages[i], float(score), rank=rank, outlet=self.outlets[i], date=self.dates[i],
+                   url=(a.url if (a := self.articles.get(self.index.passages[i].article_id)) else ""), **scores)
+
+    def search(self, question: str, k: int = 5, method: str = "fused", lang: str | None = None,
+               filters: Filters | None = None) -> list[Hit]:
         if method not in METHODS:
             raise QueryError(f"unknown search method {method!r}; use one of {', '.join(METHODS)}")
         question = question.strip()
@@ -99,29 +130,52 @@ class Retriever:
         if self.size == 0:
             return []
         k = max(1, min(k, self.size))
+        mask = self.mask(filters)
+        if mask is not None and not mask.any():
+            return []
         if method == "dense":
-            ids, scores = self.dense_scores(self.embed(question), k)
-            return [Hit(self.index.passages[i], float(s), dense=float(s), rank=r + 1)
-                    for r, (i, s) in enumerate(zip(ids, scores))]
+            ids, scores = self.dense_scores(self.embed(question), k, mask=mask)
+            return [self._hit(i, s, r + 1, dense=float(s)) for r, (i, s) in enumerate(zip(ids, scores))]
         bm = self.bm25_all(question)
         if method == "bm25":
-            ids = fusion.top(bm, k)
-            return [Hit(self.index.passages[i], float(bm[i]), bm25=float(bm[i]), rank=r + 1)
-                    for r, i in enumerate(ids)]
-        return self._fused(question, bm, k, lang)
+            ids = fusion.top(bm if mask is None else np.where(mask, bm, -np.inf), k)
+            ids = ids if mask is None else ids[mask[ids]]
+            return [self._hit(i, bm[i], r + 1, bm25=float(bm[i])) for r, i in enumerate(ids)]
+        return self._fused(question, bm, k, lang, mask)
 
-    def _fused(self, question: str, bm: np.ndarray, k: int, lang: str | None) -> list[Hit]:
+    def _fused(self, question: str, bm: np.ndarray, k: int, lang: str | None,
+               mask: np.ndarray | None = None) -> list[Hit]:
         lang = lang or _lang_or_ar(question)
         q = self.embed(question)
         best_sentence = self._best_sentence(q)
-        dense_ids, _ = self.dense_scores(q, POOL, best_sentence)
+        dense_ids, _ = self.dense_scores(q, POOL, best_sentence, mask)
         same_lang = self.langs == lang
-        cand = fusion.candidates(dense_ids, fusion.bm25_pool(bm, same_lang, POOL))
+        cand = fusion.candidates(dense_ids, fusion.bm25_pool(bm, same_lang if mask is None else same_lang & mask,
+                                                             POOL), mask=mask)
         dense = self._dense_for(cand, q, best_sentence)
-        ranked = fusion.fuse(cand, dense, bm[cand], same_lang[cand], self.dense_weight)[:k]
+        bonus = fusion.recency_bonus(self.days[cand]) if wants_recent(question) else None
+        ranked = fusion.fuse(cand, dense, bm[cand], same_lang[cand], self.dense_weight, bonus)[:k * FOLD_DEPTH]
         dense_of = dict(zip(cand.tolist(), dense.tolist()))
-        return [Hit(self.index.passages[i], s, dense=dense_of[i], bm25=float(bm[i]), rank=r + 1)
-                for r, (i, s) in enumerate(ranked)]
+        # The same story from several outlets shows once, "also reported by" the others.
+        into = fusion.fold_same_story([self.index.passages[i].text for i, _ in ranked],
+                                      [self.index.passages[i].article_id for i, _ in ranked])
+        also: dict[int, list[str]] = {}
+        for j, t in enumerate(into):
+            outlet = self.outlets[ranked[t][0]]
+            other = self.outlets[ranked[j][0]]
+            if t != j and other and other != outlet and other not in also.setdefault(t, []):
+                also[t].append(other)
+        kept = [j for j, t in enumerate(into) if t == j][:k]
+        return [self._hit(ranked[j][0], ranked[j][1], r + 1, dense=dense_of[ranked[j][0]],
+                          bm25=float(bm[ranked[j][0]]), also=tuple(also.get(j, ())))
+                for r, j in enumerate(kept)]
+
+
+def _day(iso: str) -> int:
+    """Days since year 1 of an ISO date; -1 for none."""
+    from datetime import date
+
+    return date.fromisoformat(iso).toordinal() if iso else -1
 
 
 def _lang_or_ar(text: str) -> str:
