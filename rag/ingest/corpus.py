@@ -178,7 +178,7 @@ def _suffix(path: Path) -> str:
 
 
 def _gz_lines(path: Path, name: str, tick: Callable[[int], None],
-              log: "_RowLog") -> Iterator[tuple[int, str | None, int]]:
+              log: _RowLog) -> Iterator[tuple[int, str | None, int]]:
     """`_lines` for a .jsonl.gz: decompressed as it streams, UTF-8, sized by decompressed bytes. A corrupt or
     truncated stream ends the file with one reported row (the rows before it are kept); `tick` counts
     compressed bytes (what the progress total is made of)."""
