@@ -31,7 +31,7 @@ test: setup-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m fast -q
+	$(BIN)/python -m pytest -m "fast and not process" -q
 
 bench: setup
 	$(BIN)/python bench/retrieval_bench.py

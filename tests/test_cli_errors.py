@@ -40,6 +40,7 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> s
 Q = "من هو وزير الخارجية الروسي؟"
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("var, value, needles", [
     ("SANAD_TOP_K", "abc", ["SANAD_TOP_K", "integer"]),
     ("SANAD_TOP_K", "0", ["SANAD_TOP_K", "range"]),
@@ -55,6 +56,7 @@ def test_bad_setting_is_one_line(tmp_path, var, value, needles):
     assert_one_line_error(sanad("search", Q, env={var: value}, tmp=tmp_path), *needles)
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("args, needles", [
     (["search", Q, "--method", "foo"], ["--method 'foo'", "dense, bm25, fused"]),
     (["search", Q, "-k", "0"], ["-k", "between 1 and 100", "got 0"]),
@@ -69,16 +71,19 @@ def test_bad_option_is_one_line(tmp_path, args, needles):
     assert_one_line_error(sanad(*args, tmp=tmp_path), *needles)
 
 
+@pytest.mark.process
 def test_bad_setting_stops_serve_too(tmp_path):
     assert_one_line_error(sanad("serve", env={"SANAD_LLM_QUEUE": "lots"}, tmp=tmp_path), "SANAD_LLM_QUEUE")
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "example.org"])
 def test_serve_beyond_loopback_needs_a_password(tmp_path, host):
     line = assert_one_line_error(sanad("serve", "--host", host, tmp=tmp_path), "SANAD_AUTH", "--insecure-no-auth")
     assert host in line
 
 
+@pytest.mark.process
 def test_malformed_password_list_is_one_line(tmp_path):
     line = assert_one_line_error(sanad("serve", "--host", "0.0.0.0", env={"SANAD_AUTH": "alice:pw,bob"},
                                        tmp=tmp_path), "SANAD_AUTH", "entry 2")

@@ -61,6 +61,7 @@ def _peak_rss_of(code: str) -> dict:
 
 # ---------------------------------------------------------------- item 5: size before reading, streaming
 
+@pytest.mark.process
 def test_sparse_3gb_files_are_refused_before_reading(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -78,6 +79,7 @@ def test_sparse_3gb_files_are_refused_before_reading(tmp_path):
     assert out["rss_mib"] < out["base_mib"] + 50
 
 
+@pytest.mark.process
 def test_jsonl_is_read_line_by_line(tmp_path):
     # 45 MB of rows that yield nothing: a streaming reader holds one row at a time, a whole-file one ~3x the file.
     path = tmp_path / "rows.jsonl"
@@ -105,6 +107,7 @@ def test_fifo_and_other_non_files_are_refused_without_blocking(tmp_path):
 
 # ---------------------------------------------------------------- item 6: bounded dedupe, progress
 
+@pytest.mark.process
 def test_50mb_single_line_loads_in_bounded_time_and_memory(tmp_path):
     path = tmp_path / "one_line.txt"
     data = random_text(4_600_000, seed=1).encode("utf-8")[: corpus.MAX_FILE_BYTES - 1024]

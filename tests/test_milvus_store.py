@@ -165,8 +165,8 @@ def test_the_chat_ui_serves_from_milvus(milvus):
     """The store is chosen by settings: the same app, launched over the Milvus-backed Sanad, answers with citations
     and counts the Milvus index's articles."""
     from gradio_client import Client
-
     from helpers import free_port
+
     from ui.app import _index_summary, build_app
 
     assert f"**{len(milvus.retriever.index.articles)}**" in _index_summary(milvus)

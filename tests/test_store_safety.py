@@ -153,6 +153,7 @@ def test_path_like_index_names_are_refused(name, tmp_path):
         Settings(index_dir=tmp_path, index_name=name).index_path
 
 
+@pytest.mark.process
 def test_cli_refuses_path_index_names_in_one_line(tmp_path):
     assert "not a plain name" in one_line_error(cli("index", "info", "--name", str(tmp_path)))
     env = {"SANAD_INDEX_DIR": str(tmp_path / "index"), "SANAD_INDEX_NAME": "../x"}
@@ -226,6 +227,7 @@ def test_model_folder_and_llm_sidecar_use_the_one_helper():
 
 # ---------------------------------------------------------------- empty builds (item 4) and index info (item 8)
 
+@pytest.mark.process
 def test_zero_articles_is_a_one_line_error_and_leaves_nothing(tmp_path):
     (tmp_path / "empty.txt").write_text("", encoding="utf-8")
     (tmp_path / "short.txt").write_text("كلمة", encoding="utf-8")
@@ -264,6 +266,7 @@ COMMITTER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.process
 def test_readers_never_see_a_false_corrupt_index_while_another_process_commits(tmp_path):
     path = tmp_path / "idx"
     build_index(path, loaded(*range(20)), HashEmbedder())
@@ -304,6 +307,7 @@ KILLED_BUILDER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.process
 def test_sigkill_at_random_moments_leaves_the_previous_or_the_new_version(tmp_path):
     path = tmp_path / "idx"
     build_index(path, loaded(*range(10)), HashEmbedder())
@@ -326,6 +330,7 @@ def test_sigkill_at_random_moments_leaves_the_previous_or_the_new_version(tmp_pa
     assert len(versions) <= 2
 
 
+@pytest.mark.process
 def test_a_running_process_picks_up_a_version_committed_by_another(tmp_path):
     from rag.sanad import Sanad
 
