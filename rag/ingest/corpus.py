@@ -699,3 +699,20 @@ class Deduper:
         for k in keys:
             self.buckets.setdefault(k, []).append(idx)
         return True
+
+
+def not_yet_indexed(loaded: LoadResult, kept: list[Article]) -> tuple[list[Article], int]:
+    """The loaded articles that are neither already indexed (`kept`) nor exact or near duplicates of an indexed or
+    earlier one, and how many duplicates were dropped in all (the loader's own included)."""
+    known = {a.id for a in kept}
+    dedupe = Deduper()
+    for a in kept:
+        dedupe.add(a)
+    new, dups = [], loaded.duplicates
+    for a in loaded.articles:
+        if a.id in known or not dedupe.add(a):
+            dups += 1
+        else:
+            new.append(a)
+            known.add(a.id)
+    return new, dups

@@ -16,7 +16,7 @@ import numpy as np
 from rag.embedding.embedders import Embedder
 from rag.errors import QueryError
 from rag.search import fusion
-from rag.search.retrieval import METHODS, POOL, _lang_or_ar
+from rag.search.retrieval import POOL, _lang_or_ar, checked_search
 from rag.types import Hit, Passage
 
 
@@ -79,11 +79,7 @@ class StoreRetriever:
                filters=None) -> list[Hit]:
         if filters:
             raise QueryError("date and outlet filters need the FAISS index (SANAD_STORE=faiss)")
-        if method not in METHODS:
-            raise QueryError(f"unknown search method {method!r}; use one of {', '.join(METHODS)}")
-        question = question.strip()
-        if not question:
-            raise QueryError("the question is empty")
+        question = checked_search(question, method)
         if self.size == 0:
             return []
         k = max(1, min(k, self.size))

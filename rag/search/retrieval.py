@@ -30,6 +30,17 @@ FILTERED_POOL = 4  # a filtered search takes this many times more FAISS candidat
 FOLD_DEPTH = 3  # same-story folding looks at k × this many ranked passages
 
 
+def checked_search(question: str, method: str) -> str:
+    """The question, trimmed, for a search by `method`; QueryError for an unknown method or an empty question.
+    (Its length was checked where it entered: a rewritten follow-up may join two questions.)"""
+    if method not in METHODS:
+        raise QueryError(f"unknown search method {method!r}; use one of {', '.join(METHODS)}")
+    question = question.strip()
+    if not question:
+        raise QueryError("the question is empty")
+    return question
+
+
 @dataclass
 class Retriever:
     """Search over one index. `dense_weight` has no default of its own: pass `Settings.dense_weight`.
@@ -122,11 +133,7 @@ class Retriever:
 
     def search(self, question: str, k: int = 5, method: str = "fused", lang: str | None = None,
                filters: Filters | None = None) -> list[Hit]:
-        if method not in METHODS:
-            raise QueryError(f"unknown search method {method!r}; use one of {', '.join(METHODS)}")
-        question = question.strip()
-        if not question:
-            raise QueryError("the question is empty")
+        question = checked_search(question, method)
         if self.size == 0:
             return []
         k = max(1, min(k, self.size))

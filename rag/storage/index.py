@@ -27,7 +27,7 @@ import numpy as np
 from rag.embedding.embedders import Embedder
 from rag.errors import CorpusError, IndexProblem
 from rag.ingest.chunking import ChunkSpec, chunk_article, sentence_spans
-from rag.ingest.corpus import Deduper, LoadResult
+from rag.ingest.corpus import LoadResult, not_yet_indexed
 from rag.storage.fsutil import fsync_dir, fsync_tree, write_atomic
 from rag.text import arabic
 from rag.types import Article, Passage
@@ -291,17 +291,7 @@ def build_index(path: Path, loaded: LoadResult, embedder: Embedder, *, rebuild: 
             old = load_index(path, embedder.model_id)  # a corrupt index is an error here, never replaced
             faiss_kind = old.manifest.get("faiss_kind", faiss_kind)
         kept = old.articles if old else base_articles
-        known = {a.id for a in kept}
-        dedupe = Deduper()
-        for a in kept:
-            dedupe.add(a)
-        new_articles, dups = [], loaded.duplicates
-        for a in loaded.articles:
-            if a.id in known or not dedupe.add(a):
-                dups += 1
-            else:
-                new_articles.append(a)
-                known.add(a.id)
+        new_articles, dups = not_yet_indexed(loaded, kept)
         if not base_articles and not new_articles:
             if old is None:
                 raise NoArticles(loaded.skipped)

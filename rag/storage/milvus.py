@@ -35,7 +35,7 @@ import numpy as np
 from rag.embedding.embedders import Embedder
 from rag.errors import ConfigError, IndexProblem
 from rag.ingest.chunking import ChunkSpec, chunk_article, sentence_spans
-from rag.ingest.corpus import Deduper, LoadResult
+from rag.ingest.corpus import LoadResult, not_yet_indexed
 from rag.storage.index import BuildReport, NoArticles
 from rag.text import arabic
 from rag.types import Article, Passage
@@ -434,16 +434,7 @@ def build_milvus(store: MilvusIndex, loaded: LoadResult, embedder: Embedder, *, 
                                f"or re-embed it with: sanad index build --name {store.name} --rebuild")
         kept = store._call(store.stored_articles) if old and not rebuild else []
         incremental = old is not None and not rebuild and not restore
-        dedupe, known = Deduper(), {a.id for a in kept}
-        for a in kept:
-            dedupe.add(a)
-        new_articles, dups = [], loaded.duplicates
-        for a in loaded.articles:
-            if a.id in known or not dedupe.add(a):
-                dups += 1
-            else:
-                new_articles.append(a)
-                known.add(a.id)
+        new_articles, dups = not_yet_indexed(loaded, kept)
         if not new_articles and not restore:
             if old is None:
                 raise NoArticles(loaded.skipped)
