@@ -92,10 +92,12 @@ def ui_url(ui_settings):
 @pytest.fixture(scope="session")
 def llm_gguf(settings):
     """The local GGUF (SANAD_LLM_GGUF or the assembled Qwen2.5 model); assembled here if missing."""
+    from helpers import require
+
     from rag.errors import LLMError
     from rag.llm import gguf_path, install_llm
 
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python (the `llm` extra) is not installed")
+    require("llama_cpp", "llm")
     try:
         return gguf_path(settings)
     except LLMError:

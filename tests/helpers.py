@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
+import os
 import random
 import re
 from pathlib import Path
@@ -25,6 +27,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def require(module: str, extra: str):
+    """Import an optional engine for its tests. `make test` installs every extra, so under CI a missing one is a
+    failure, never a silent skip; elsewhere the tests skip with the install command."""
+    if os.environ.get("CI"):
+        return importlib.import_module(module)
+    return pytest.importorskip(module, reason=f"the {extra} extra is not installed: pip install '.[{extra}]'")
 
 
 def shared_data(*parts: str) -> Path:

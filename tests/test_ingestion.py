@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.errors import CorpusError
 from rag.ingest import corpus
 from rag.ingest.chunking import chunk_article, sentence_spans
 from rag.settings import SEEDS_DIR
@@ -93,7 +94,7 @@ def test_formats_and_bad_files_are_reported_not_fatal(tmp_path):
     assert "not UTF-8" in skipped["e.txt"]
     assert "c.jsonl:2" in skipped
     assert skipped["f.pdf"] == "unsupported type .pdf"  # listed, not silently ignored; an explicit .pdf raises:
-    with pytest.raises(Exception):
+    with pytest.raises(CorpusError, match="unsupported type .pdf"):
         corpus.load_file(tmp_path / "f.pdf", corpus.LoadResult())
 
 

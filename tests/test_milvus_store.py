@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_citations_valid, require  # noqa: E402
 
-pytest.importorskip("pymilvus", reason="the milvus extra is not installed: pip install '.[milvus]'")
-pytest.importorskip("milvus_lite", reason="the milvus extra is not installed: pip install '.[milvus]'")
-
-from helpers import assert_citations_valid  # noqa: E402
+require("pymilvus", "milvus")
+require("milvus_lite", "milvus")
 
 from rag.sanad import Sanad  # noqa: E402
 from rag.storage.milvus import MilvusIndex, open_store  # noqa: E402

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import require  # noqa: E402
 
 from rag.settings import SEEDS_DIR
 
-pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'sanad[ray]'")
+require("ray", "ray")
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
