@@ -49,13 +49,6 @@ def strip_citations(sentence: str) -> str:
     return CITE.sub("", sentence).strip()
 
 
-def _lang(text: str) -> str:
-    try:
-        return arabic.detect_language(text)
-    except ValueError:
-        return "ar"
-
-
 _MARKS_AFTER_STOP = re.compile(r"([.!?؟])((?:\s*\[\d+(?:\s*[,،]\s*\d+)*\])+)")
 
 
@@ -117,7 +110,7 @@ def verify(answer_text: str, hits: list[Hit], sentences: SentenceVectors, questi
             report.unsupported_sentences += 1
             report.changes.append(Change("instruction", claim, cited=tuple(in_range)))
             continue
-        same_language = _lang(claim) == source_lang
+        same_language = arabic.language_or(claim) == source_lang
         invented = invented_words(tokens, known, same_language)
         if invented:
             report.unsupported_sentences += 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.evaluation.gold import GoldQuestion
-from rag.text.arabic import detect_language
+from rag.text.arabic import language_or
 from rag.types import Article
 
 _LEADING_DASH = re.compile(r"^\s*[-–—]\s*")
@@ -29,13 +29,6 @@ class Dataset:
 def clean_question(q: str) -> str:
     """ARCD questions sometimes start with '- '; drop it (and surrounding spaces)."""
     return _LEADING_DASH.sub("", q).strip()
-
-
-def _lang(text: str, default: str = "ar") -> str:
-    try:
-        return detect_language(text)
-    except ValueError:
-        return default
 
 
 def _context_id(title: str, context: str, a: int, p: int) -> str:
@@ -74,7 +67,7 @@ def load_squad(path: Path, questions: Path | None = None, name: str | None = Non
                     continue
                 q = clean_question(qa["question"])
                 ds.questions.append(GoldQuestion(
-                    id=str(qa["id"]), question=q, lang=_lang(q), answers=[x["text"] for x in qa.get("answers", [])],
+                    id=str(qa["id"]), question=q, lang=language_or(q), answers=[x["text"] for x in qa.get("answers", [])],
                     article=cid, kind="squad", relevant_articles={cid}))
     if questions:
         _add_aligned(ds, _aligned_questions(Path(questions)))
@@ -89,7 +82,7 @@ def _add_aligned(ds: Dataset, other: dict[str, str]) -> None:
     for qid, text in other.items():
         src = base[qid]
         q = clean_question(text)
-        lang = _lang(q)
+        lang = language_or(q)
         ds.questions.append(GoldQuestion(id=f"{qid}:{lang}", question=q, lang=lang, answers=list(src.answers),
                                          article=src.article, kind=src.kind + "-aligned",
                                          relevant_articles=set(src.relevant_articles or ())))
@@ -113,7 +106,7 @@ def load_arcd(folder: Path, questions_en: Path | None = None, name: str = "arcd-
         if r["context_id"] not in known:
             raise ValueError(f"{folder / 'qa.jsonl'}: question {r['id']} has unknown context {r['context_id']}")
         q = clean_question(r["question"])
-        ds.questions.append(GoldQuestion(id=str(r["id"]), question=q, lang=r.get("lang_question") or _lang(q),
+        ds.questions.append(GoldQuestion(id=str(r["id"]), question=q, lang=r.get("lang_question") or language_or(q),
                                          answers=list(r.get("answers", [])), article=r["context_id"],
                                          kind="arcd", relevant_articles={r["context_id"]}))
     if questions_en:
@@ -124,7 +117,7 @@ def load_arcd(folder: Path, questions_en: Path | None = None, name: str = "arcd-
             if r["context_id"] not in known:
                 raise ValueError(f"{questions_en}: question {r['id']} has unknown context {r['context_id']}")
             q = clean_question(r["question"])
-            ds.questions.append(GoldQuestion(id=f"{r['id']}:en", question=q, lang=_lang(q, "en"),
+            ds.questions.append(GoldQuestion(id=f"{r['id']}:en", question=q, lang=language_or(q, "en"),
                                              answers=list(r.get("answers", [])), article=r["context_id"],
                                              kind="arcd-en", relevant_articles={r["context_id"]}))
     return ds

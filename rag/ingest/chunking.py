@@ -64,14 +64,6 @@ def passage_id(article_id: str, ordinal: int, text: str) -> str:
     return f"{article_id}-{ordinal:03d}-{digest}"
 
 
-def passage_lang(text: str) -> str:
-    """A passage's language, for BM25's vote (text no detector can place counts as Arabic, the corpus norm)."""
-    try:
-        return arabic.detect_language(text)
-    except ValueError:
-        return "ar"
-
-
 def chunk_article(article: Article, count_tokens: Callable[[str], int], spec: ChunkSpec = ChunkSpec()
                   ) -> list[Passage]:
     text = article.text
@@ -102,5 +94,5 @@ def chunk_article(article: Article, count_tokens: Callable[[str], int], spec: Ch
         body = text[start:end]
         passages.append(Passage(id=passage_id(article.id, ordinal, body), article_id=article.id,
                                 title=article.title, text=body, ordinal=ordinal, start=start, end=end,
-                                source=article.source, lang=passage_lang(body)))
+                                source=article.source, lang=arabic.language_or(body)))
     return passages

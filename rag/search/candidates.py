@@ -16,7 +16,8 @@ import numpy as np
 from rag.embedding.embedders import Embedder
 from rag.errors import QueryError
 from rag.search import fusion
-from rag.search.retrieval import POOL, _lang_or_ar, checked_search
+from rag.search.retrieval import POOL, checked_search
+from rag.text import arabic
 from rag.types import Hit, Passage
 
 
@@ -96,7 +97,7 @@ class StoreRetriever:
         return self._fused(question, k, lang)
 
     def _fused(self, question: str, k: int, lang: str | None) -> list[Hit]:
-        lang = lang or _lang_or_ar(question)
+        lang = lang or arabic.language_or(question)
         q = self.embed(question)[0]
         dense_ids, _ = self.dense_scores(q, POOL)
         bm_ids, bm_scores = self.index.bm25_top(question, POOL, lang)  # BM25 votes only in the question's language

@@ -152,7 +152,7 @@ class Retriever:
 
     def _fused(self, question: str, bm: np.ndarray, k: int, lang: str | None,
                mask: np.ndarray | None = None) -> list[Hit]:
-        lang = lang or _lang_or_ar(question)
+        lang = lang or arabic.language_or(question)
         q = self.embed(question)
         best_sentence = self._best_sentence(q)
         dense_ids, _ = self.dense_scores(q, POOL, best_sentence, mask)
@@ -183,13 +183,6 @@ def _day(iso: str) -> int:
     from datetime import date
 
     return date.fromisoformat(iso).toordinal() if iso else -1
-
-
-def _lang_or_ar(text: str) -> str:
-    try:
-        return arabic.detect_language(text)
-    except ValueError:
-        return "ar"
 
 
 class SanadRetriever(BaseRetriever):

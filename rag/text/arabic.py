@@ -107,3 +107,11 @@ def detect_language(text: str) -> str:
     if ar == 0 and la == 0:
         raise ValueError("cannot tell the language: the text has no Arabic or Latin letters")
     return "ar" if ar >= la else "en"
+
+
+def language_or(text: str, default: str = "ar") -> str:
+    """`detect_language`, or `default` for text with no letters (Arabic: the corpus norm)."""
+    try:
+        return detect_language(text)
+    except ValueError:
+        return default
