@@ -124,9 +124,7 @@ class Sanad:
     def search(self, text: str, k: int | None = None, method: str = "fused", lang: str | None = None,
                filters: Filters | None = None) -> list[Hit]:
         """Ranked passages; `filters` limits them to a date range and outlets (see `rag.query.make_filters`)."""
-        if filters:  # only then: a store without filter support is still searchable unfiltered
-            return self.retriever.search(text, k or self.settings.top_k, method, lang=lang, filters=filters)
-        return self.retriever.search(text, k or self.settings.top_k, method, lang=lang)
+        return self.retriever.search(text, k or self.settings.top_k, method, lang=lang, filters=filters)
 
     def ask(self, question: str, *, history: list[dict] | None = None, top_k: int | None = None,
             backend: str | None = None, language: str | None = None, date_from: str | None = None,
