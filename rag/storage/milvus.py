@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embedding.embedders import Embedder
+from rag.embedding.embedders import Embedder, embed_with_sentences
 from rag.errors import ConfigError, IndexProblem
 from rag.ingest.chunking import ChunkSpec, chunk_article, sentence_spans
 from rag.ingest.corpus import LoadResult, not_yet_indexed
@@ -452,9 +452,8 @@ def build_milvus(store: MilvusIndex, loaded: LoadResult, embedder: Embedder, *, 
             if progress:
                 progress(done[0], total)
 
-        vectors = np.asarray(embedder.embed_passages([p.text for p in passages], progress=tick), np.float32)
-        sent_vecs = np.asarray(embedder.embed_passages([passages[i].text[s:e] for i, s, e in spans], progress=tick),
-                               np.float32).reshape(len(spans), embedder.dim)
+        vectors, sent_vecs = embed_with_sentences(embedder, [p.text for p in passages],
+                                                  [sentence_spans(p.text) for p in passages], progress=tick)
         store._call(_write, store, old, incremental, to_embed, passages, vectors, spans, sent_vecs, embedder)
     articles_now = store.state["articles"]
     added = sum(1 for p in passages if p.article_id in {a.id for a in new_articles})
