@@ -102,6 +102,76 @@ def test_fuse_single_candidate_and_empty():
     assert fusion.fuse(A([], dtype=np.int64), empty, empty, A([], dtype=bool), 0.5) == []
 
 
+# -- cross-language questions: dense's order, but for a small vote by shared tokens
+
+def test_cross_language_when_few_dense_candidates_share_the_question_language():
+    assert fusion.cross_language(A([False, False, True]))  # 1/3 < 0.5: an English question over Arabic passages
+    assert not fusion.cross_language(A([True, True, False]))
+    assert not fusion.cross_language(A([True, False]))  # exactly half: the question's language is not a minority
+    assert fusion.cross_language(A([], dtype=bool))
+
+
+def test_cross_language_fused_order_is_dense_order_without_shared_signal():
+    # Whatever BM25 says (here it favours 7 and 12), no eligible candidate and a zero vote leave dense's order.
+    vote = fusion.shared_vote(A([0.0, 0.0, 0.0, 0.0]), weight=0.3)
+    assert not vote.any()
+    ranked = fusion.fuse(IDS, DENSE, BM25, A([False] * 4), dense_weight=0.5, bonus=vote)
+    assert [i for i, _ in ranked] == [3, 8, 12, 7]  # dense 3.0, 2.0, 2.0 (tie: candidate order), 1.0
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # and for any scores: the order is the stable sort of dense
+        n = int(rng.integers(1, 30))
+        ids, dense = np.arange(n) * 3, rng.standard_normal(n).astype(np.float32).round(1)
+        got = fusion.fuse(ids, dense, rng.random(n) * 10, np.zeros(n, bool), 0.4, fusion.shared_vote(np.zeros(n)))
+        assert [i for i, _ in got] == ids[np.argsort(-dense, kind="stable")].tolist()
+
+
+def test_shared_tokens_are_those_without_arabic_letters():
+    assert fusion.shared_tokens(["bitcoin", "2018", "بيتكوين", "caf"]) == ["bitcoin", "2018", "caf"]
+    assert fusion.shared_tokens([]) == []
+
+
+def test_shared_vote_by_hand():
+    assert fusion.shared_vote(A([0.0, 2.0, 4.0]), weight=0.3).tolist() == pytest.approx([0.0, 0.15, 0.3])
+    assert fusion.shared_vote(A([], dtype=np.float32), weight=0.3).tolist() == []
+    assert not fusion.shared_vote(A([1.0, 5.0]), weight=0.0).any()
+
+
+def test_shared_vote_nudges_but_does_not_override_dense():
+    # z(dense) = √2, −√2, 0, 0. A vote of 0.5 for 12 (its shared BM25 is the best) lifts it over 8, its tie,
+    # but not over 3, whose dense lead (√2) is larger than the whole vote.
+    vote = fusion.shared_vote(A([0.0, 0.0, 0.0, 8.0]), weight=0.5)
+    ranked = fusion.fuse(IDS, DENSE, BM25, A([False] * 4), dense_weight=0.5, bonus=vote)
+    assert ranked == [(3, pytest.approx(sqrt(2))), (12, pytest.approx(0.5)), (8, 0.0), (7, pytest.approx(-sqrt(2)))]
+
+
+def _bilingual_retriever(tmp_path):
+    """Six Arabic articles and two mostly-Latin ones (labelled 'en') in a real FAISS + BM25 index; hash vectors."""
+    from helpers import HashEmbedder, make_article
+
+    from rag.ingest.corpus import LoadResult
+    from rag.search.retrieval import Retriever
+    from rag.storage.index import build_index, load_index
+    from rag.types import Article
+
+    arts = [make_article(i, sentences=2) for i in range(6)]
+    arts += [Article(id=f"mixed{i}", title="قائمة", text=f"Bitcoin mining Satoshi Nakamoto wallet {i} blockchain "
+                     "ledger صفحة.", source=f"m{i}.txt") for i in range(2)]
+    emb = HashEmbedder()
+    build_index(tmp_path / "ix", LoadResult(articles=arts), emb)
+    return Retriever(load_index(tmp_path / "ix", emb.model_id), emb, dense_weight=0.5)
+
+
+def test_english_question_over_arabic_index_ranks_as_dense(tmp_path):
+    # The mixed-script passages match every English word of the question; before, BM25 pooled them and their
+    # z-score (over candidates that mostly score 0) lifted them over the Arabic passages dense ranks first.
+    r = _bilingual_retriever(tmp_path)
+    assert sorted(r.langs.tolist()).count("en") == 2
+    q = "What is Bitcoin mining and who is Satoshi Nakamoto?"
+    dense = [h.passage.id for h in r.search(q, 8, "dense", lang="en")]
+    fused = [h.passage.id for h in r.search(q, 8, "fused", lang="en")]
+    assert fused == dense
+
+
 # -- one source of truth for the question's length limit and the fusion weight
 
 def test_question_length_is_checked_only_with_the_callers_limit():

@@ -157,11 +157,19 @@ class Retriever:
         best_sentence = self._best_sentence(q)
         dense_ids, _ = self.dense_scores(q, POOL, best_sentence, mask)
         same_lang = self.langs == lang
-        cand = fusion.candidates(dense_ids, fusion.bm25_pool(bm, same_lang if mask is None else same_lang & mask,
-                                                             POOL), mask=mask)
+        if fusion.cross_language(same_lang[dense_ids]):
+            # Mostly another language than the question's: BM25 pools none and votes for none (dense's order),
+            # but for a small vote by what both languages write alike (Latin names, digits).
+            cand = fusion.candidates(dense_ids, mask=mask)
+            eligible = np.zeros(len(cand), bool)
+            vote = fusion.shared_vote(self._bm25_shared(question, bm)[cand])
+        else:
+            cand = fusion.candidates(dense_ids, fusion.bm25_pool(bm, same_lang if mask is None else same_lang & mask,
+                                                                 POOL), mask=mask)
+            eligible, vote = same_lang[cand], np.zeros(len(cand))
         dense = self._dense_for(cand, q, best_sentence)
-        bonus = fusion.recency_bonus(self.days[cand]) if wants_recent(question) else None
-        ranked = fusion.fuse(cand, dense, bm[cand], same_lang[cand], self.dense_weight, bonus)[:k * FOLD_DEPTH]
+        bonus = vote + (fusion.recency_bonus(self.days[cand]) if wants_recent(question) else 0.0)
+        ranked = fusion.fuse(cand, dense, bm[cand], eligible, self.dense_weight, bonus)[:k * FOLD_DEPTH]
         dense_of = dict(zip(cand.tolist(), dense.tolist()))
         # The same story from several outlets shows once, "also reported by" the others.
         into = fusion.fold_same_story([self.index.passages[i].text for i, _ in ranked],
@@ -176,6 +184,14 @@ class Retriever:
         return [self._hit(ranked[j][0], ranked[j][1], r + 1, dense=dense_of[ranked[j][0]],
                           bm25=float(bm[ranked[j][0]]), also=tuple(also.get(j, ())))
                 for r, j in enumerate(kept)]
+
+    def _bm25_shared(self, question: str, bm: np.ndarray) -> np.ndarray:
+        """BM25 by the question's shared tokens only (Latin names, digits); `bm` itself when those are all."""
+        toks = arabic.analyze(question)
+        shared = fusion.shared_tokens(toks)
+        if len(shared) == len(toks):
+            return bm
+        return np.asarray(self.index.bm25.get_scores(shared), np.float32) if shared else np.zeros_like(bm)
 
 
 def _day(iso: str) -> int:

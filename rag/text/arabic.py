@@ -96,6 +96,11 @@ def analyze(text: str) -> list[str]:
     return [stem(t) for t in _content_words(text)]
 
 
+def has_arabic(text: str) -> bool:
+    """Whether the text holds any Arabic letter."""
+    return bool(_ARABIC_LETTER.search(text))
+
+
 def detect_language(text: str) -> str:
     """'ar' or 'en' by letter counts; mixed text goes to the script most of its letters use.
 
