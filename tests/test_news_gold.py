@@ -26,7 +26,8 @@ def news_slice(tmp_path_factory):
     wanted = {r["article_id"] for r in pick}
     left_out = next(r for r in ans if r["lang"] == "ar" and r["article_id"] not in wanted)
     folder = tmp_path_factory.mktemp("news")
-    arts = [a for a in map(json.loads, gzip.open(archive, "rt", encoding="utf-8")) if a["id"] in wanted]
+    with gzip.open(archive, "rt", encoding="utf-8") as f:
+        arts = [a for a in map(json.loads, f) if a["id"] in wanted]
     with gzip.open(folder / "slice.jsonl.gz", "wt", encoding="utf-8") as f:
         for a in arts:
             f.write(json.dumps(a, ensure_ascii=False) + "\n")
@@ -87,7 +88,7 @@ def test_retrieval_eval_over_the_current_index_judges_by_article(news_slice, new
 def test_answers_eval_counts_refusals_on_the_unanswerable_news_questions(news_slice, news_env, tmp_path):
     from rag.cli import app
 
-    _, gold, pick, _, _ = news_slice
+    _, gold, *_ = news_slice
     out = tmp_path / "answers"
     res = CliRunner().invoke(app, ["eval", "answers", "--backend", "extractive", "--news", str(gold),
                                    "--out", str(out)])
