@@ -11,7 +11,6 @@ eval_app = typer.Typer(help="Evaluate retrieval and answers against gold Q&A pai
 
 DEFAULT_GOLD = Path("eval/gold/seeds.jsonl")
 DEFAULT_ARCD_EN = Path("eval/gold/arcd_en20.jsonl")
-DEFAULT_NEWS = Path("eval/gold/news.jsonl")
 
 
 def _console(stderr: bool = False):
