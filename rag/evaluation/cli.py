@@ -58,12 +58,47 @@ def _load_gold(path: Path):
         _fail(str(exc))
 
 
+def _load_news(path: Path) -> list[dict]:
+    from rag.evaluation.gold import GoldError
+    from rag.evaluation.news import load_news_gold
+
+    if not path.exists():
+        _fail(f"{path}: no such gold file")
+    try:
+        return load_news_gold(path)
+    except GoldError as exc:
+        _fail(str(exc))
+
+
+def _news_dataset(news: Path, settings):
+    """The news gold set over the CURRENT index (SANAD_INDEX_NAME): only questions with a relevant article in it."""
+    from rag.evaluation.news import questions_for_index
+    from rag.sanad import sanad_for
+    from rag.search.retrieval import Retriever
+
+    rows = _load_news(news)
+    sanad = sanad_for(settings)
+    retriever = Retriever(sanad.retriever.index, sanad.embedder, settings.dense_weight)
+    cov = questions_for_index(rows, ((a.id, a.url) for a in retriever.index.articles))
+    answerable = len(cov.questions) + len(cov.not_indexed)
+    note = (f"news gold: {cov.gold_articles_missing} of the {cov.gold_articles} gold articles are not in index "
+            f"'{settings.index_name}'; evaluating the {len(cov.questions)} of {answerable} answerable questions "
+            f"with a relevant article indexed ({cov.unanswerable} unanswerable questions are for answer evaluation "
+            "and not ranked)")
+    _console(True).print(note, highlight=False, markup=False)
+    if not cov.questions:
+        _fail(f"no news gold question has a relevant article in index '{settings.index_name}'")
+    return news.stem, cov.questions, retriever, settings.index_path, [note, *cov.not_indexed]
+
+
 def _dataset(gold: Path | None, squad: Path | None, questions: Path | None, arcd: Path | None,
-             questions_en: Path | None, settings, progress_label: str = "indexing"):
+             questions_en: Path | None, settings, progress_label: str = "indexing", news: Path | None = None):
     """(dataset name, questions, retriever, index path, notes) for the chosen source."""
-    chosen = [x for x in (gold, squad, arcd) if x is not None]
+    chosen = [x for x in (gold, squad, arcd, news) if x is not None]
     if len(chosen) > 1:
-        _fail("give only one of --gold, --squad, --arcd")
+        _fail("give only one of --gold, --squad, --arcd, --news")
+    if news is not None:
+        return _news_dataset(news, settings)
     if squad or arcd:
         from rag.evaluation.squad import dataset_index, load_arcd, load_squad
 
@@ -127,6 +162,8 @@ def retrieval_cmd(
     arcd: Annotated[Path | None, typer.Option(help="ARCD jsonl folder (qa.jsonl + passages.jsonl)")] = None,
     questions_en: Annotated[Path | None, typer.Option(help="With --arcd: translated questions JSONL "
                                                       "(e.g. eval/gold/arcd_en20.jsonl)")] = None,
+    news: Annotated[Path | None, typer.Option(help="News gold JSONL (eval/gold/news.jsonl), judged by article over "
+                                              "the current index (SANAD_INDEX_NAME)")] = None,
     methods: Annotated[str, typer.Option(help="Comma-separated: bm25,dense,fused")] = "bm25,dense,fused",
     k: Annotated[int, typer.Option("--k", help="Depth ranked per question")] = 20,
     dense_weight: Annotated[float | None, typer.Option(help="Override the fused dense weight")] = None,
@@ -145,7 +182,8 @@ def retrieval_cmd(
     if bad or not ms:
         _fail(f"unknown method(s) {bad}; use {','.join(METHODS)}")
     settings = _settings()
-    name, qs, retriever, index_path, notes = _dataset(gold, squad, questions, arcd, questions_en, settings)
+    name, qs, retriever, index_path, notes = _dataset(gold, squad, questions, arcd, questions_en, settings,
+                                                      news=news)
     if dense_weight is not None:
         retriever.dense_weight = dense_weight
     qs = qs[:limit] if limit else qs
@@ -180,6 +218,9 @@ def answers_cmd(
     gold: Annotated[Path, typer.Option(help="Gold JSONL")] = DEFAULT_GOLD,
     arcd: Annotated[Path | None, typer.Option(help="ARCD jsonl folder (qa.jsonl + passages.jsonl): answer its "
                                               "questions over its own index instead of the gold set")] = None,
+    news: Annotated[Path | None, typer.Option(help="News gold JSONL: its questions over the current index "
+                                              "(answerable ones whose article is indexed, and every unanswerable "
+                                              "one, where a refusal is right)")] = None,
     top_k: Annotated[int | None, typer.Option(help="Passages shown to the generator")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N questions (quick runs)")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default eval/reports/<time>-answers-<set>)")] = None,
@@ -198,6 +239,12 @@ def answers_cmd(
         name, qs, _, index_path, _ = _dataset(None, None, None, arcd, None, settings)
         settings = replace(settings, index_name=index_path.name)  # the dataset's own index, built by _dataset
         answer_fn = Sanad(settings).answer
+    elif news is not None:
+        from rag import answer as answer_fn
+        from rag.evaluation.news import unanswerable_questions
+
+        name, qs, _, index_path, _ = _news_dataset(news, settings)
+        qs = qs + unanswerable_questions(_load_news(news))
     else:
         from rag import answer as answer_fn
 
