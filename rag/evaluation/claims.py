@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from rag.errors import SanadError
 
@@ -36,6 +36,7 @@ class Claim:
     supported: bool
     kind: str
     origin: str = ""  # "seed" (bundled articles) or "arcd" (ARCD train passages)
+    title: str = ""  # the source article's title, shown with the passage (it names the subject "it" refers to)
 
     @property
     def split(self) -> str:
@@ -77,7 +78,7 @@ def verify_decider(sentences) -> Callable[[Claim], bool]:
     from rag.types import Hit, Passage
 
     def decide(c: Claim) -> bool:
-        p = Passage(id=f"claim-src-{c.id}", article_id=c.source_ref, title="", text=c.source, ordinal=0,
+        p = Passage(id=f"claim-src-{c.id}", article_id=c.source_ref, title=c.title, text=c.source, ordinal=0,
                     start=0, end=len(c.source))
         out = verify(f"{c.claim} [1].", [Hit(p, 1.0)], sentences)
         return bool(out.citations)
@@ -93,7 +94,7 @@ def _prf(rows: list[tuple[bool, bool]]) -> dict:
     rec = tp / (tp + fn) if tp + fn else None
     prec = tp / (tp + fp) if tp + fp else None
     f1 = 2 * rec * prec / (rec + prec) if rec and prec else 0.0
-    r = lambda x: None if x is None else round(x, 3)  # noqa: E731
+    r = lambda x: None if x is None else round(x, 3)
     return {"n": len(rows), "tp": tp, "fp": fp, "fn": fn, "tn": tn, "recall": r(rec), "precision": r(prec),
             "f1": r(f1), "accuracy": r((tp + tn) / len(rows)) if rows else None}
 
