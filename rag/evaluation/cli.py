@@ -415,3 +415,42 @@ def _plot_threshold(rows, current: dict, suggested: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+@eval_app.command("claims")
+def claims_cmd(
+    claims: Annotated[Path, typer.Option(help="Labelled claim set (JSONL)")] = Path("eval/gold/claims.jsonl"),
+    split: Annotated[str, typer.Option(help="dev, test or all")] = "all",
+    out: Annotated[Path | None, typer.Option(help="Run folder for claims.json")] = None,
+) -> None:
+    """Verification on the labelled claim set: does it keep true claims (English or Arabic, against an Arabic
+    source sentence) and drop false ones? Recall, precision, F1 per language, split and kind."""
+    import json
+
+    from rag.answering.evidence import SentenceVectors
+    from rag.evaluation.claims import ClaimsError, load_claims, run, verify_decider
+    from rag.evaluation.report import default_run_dir, provenance
+    from rag.sanad import sanad_for
+
+    if split not in ("dev", "test", "all"):
+        _fail(f"--split must be dev, test or all, not {split!r}")
+    try:
+        rows = load_claims(claims)
+    except ClaimsError as exc:
+        _fail(str(exc))
+    rows = [c for c in rows if split == "all" or c.split == split]
+    decide = verify_decider(SentenceVectors(sanad_for(_settings()).embedder))
+    with _bar("verifying claims", len(rows)) as tick:
+        result = run(rows, decide, tick=tick)
+    con = _console()
+    con.print("| group | n | recall | precision | F1 | accuracy |\n|---|---|---|---|---|---|")
+    for name, m in [("all", result["all"]), *result["groups"].items()]:
+        con.print(f"| {name} | {m['n']} | {m['recall']} | {m['precision']} | {m['f1']} | {m['accuracy']} |")
+    con.print("\n| kind | n | supported | accepted |\n|---|---|---|---|")
+    for kind, m in result["kinds"].items():
+        con.print(f"| {kind} | {m['n']} | {'yes' if m['supported'] else 'no'} | {m['accepted']} |")
+    out = out or default_run_dir("claims", f"{claims.stem}-{split}")
+    out.mkdir(parents=True, exist_ok=True)
+    result.update(split=split, claims=str(claims), code=provenance())
+    (out / "claims.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    con.print(f"written: {out}/claims.json ({len(result['errors'])} errors listed)")
