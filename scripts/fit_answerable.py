@@ -60,6 +60,26 @@ def collect(folder: Path) -> list[dict]:
     return rows
 
 
+def spans_report(rows: list[dict], fit_rows: np.ndarray) -> None:
+    """Short-answer F1 / first-line hit when an unsure span (expected F1 < SPAN_SURE) widens to its clause."""
+    from rag.answering import span as spans
+
+    conf_at = answerable.FEATURES.index("span_conf")
+    for sure in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 1.01):
+        out = []
+        for r, f in zip(rows, fit_rows):
+            if r["y"] != 1 or not r["short"]:
+                continue
+            at = r["sentence"].find(r["short"])
+            sp = spans.Span(at, at + len(r["short"]), r["short"], "other", 0.0, r["x"][conf_at])
+            lead = sp.text if sp.confidence >= sure else extractive.clause_around(r["sentence"], sp).text
+            out.append((f, best_f1(lead, r["answers"]), contains_answer(lead, r["answers"]), len(lead.split())))
+        for name, flag in (("fit", True), ("held-out", False)):
+            sel = [o for o in out if o[0] == flag]
+            print(f"SPAN_SURE {sure:.2f} {name:8s}: lead F1 {np.mean([o[1] for o in sel]):.3f}  "
+                  f"lead holds gold {np.mean([o[2] for o in sel]):.3f}  words {np.mean([o[3] for o in sel]):.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("folder", type=Path)
@@ -79,21 +99,30 @@ def main() -> None:
     print(f"rows {len(rows)}: answerable {int(y.sum())}, unanswerable {int((y == 0).sum())}; "
           f"held-out {int((~fit_rows).sum())} ({int(y[~fit_rows].sum())} answerable)")
     mean, scale, w, b = answerable.fit(x[fit_rows], y[fit_rows])
-    gate = answerable.Gate(tuple(mean.round(4)), tuple(scale.round(4)), tuple(w.round(4)), round(float(b), 4), 0.0)
+    gate = answerable.Gate(*(tuple(float(v) for v in a.round(4)) for a in (mean, scale, w)), round(float(b), 4), 0.0)
     p = np.array([gate.probability(answerable.Signals(*v)) for v in x])
-    t = answerable.choose_threshold(p[fit_rows & ~pre], y[fit_rows & ~pre], args.max_false_refusals)
+    # The pipeline's own bar already refuses some (pre): the threshold keeps the refusals of both together in bounds.
+    t = answerable.choose_threshold(np.where(pre, -1.0, p)[fit_rows], y[fit_rows], args.max_false_refusals)
     for name, sel in (("fit", fit_rows), ("held-out", ~fit_rows)):
         for label, refuse in (("pipeline only", pre), ("gate", pre | (p < t))):
             r, yy = refuse[sel], y[sel]
             print(f"{name:8s} {label:13s}: unanswerable F1 {answerable.refusal_f1(r, yy):.3f}  "
                   f"recall {(r & (yy == 0)).sum() / max(1, (yy == 0).sum()):.3f}  "
                   f"answerable refused {(r & (yy == 1)).sum() / max(1, yy.sum()):.3f}")
+    spans_report(rows, fit_rows)
     for name, sel in (("fit", fit_rows), ("held-out", ~fit_rows)):
         ans = [r for r, s in zip(rows, sel) if s and r["y"] == 1]
         f1 = np.mean([best_f1(r["short"], r["answers"]) for r in ans])
         hit = np.mean([contains_answer(r["short"], r["answers"]) for r in ans])
         sent = np.mean([contains_answer(r["sentence"], r["answers"]) for r in ans])
         print(f"{name:8s} short F1 {f1:.3f}  short holds gold {hit:.3f}  its sentence holds gold {sent:.3f}")
+    from sklearn.metrics import roc_auc_score
+
+    print(f"held-out AUC (answerable vs own paragraph removed): {roc_auc_score(y[~fit_rows], p[~fit_rows]):.3f}")
+    for f in answerable.FEATURES:
+        v = x[:, answerable.FEATURES.index(f)]
+        if v.std() > 0:
+            print(f"  AUC {f:14s} {roc_auc_score(y, v):.3f}")
     print("weights:", dict(zip(answerable.FEATURES, gate.weights)))
     print(f"GATE = Gate(mean={gate.mean}, scale={gate.scale},\n            weights={gate.weights},\n"
           f"            bias={gate.bias}, threshold={t:.4f})")
