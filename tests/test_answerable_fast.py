@@ -123,3 +123,9 @@ def test_removed_twins_are_unanswerable_split_by_article_and_leaks_are_caught():
     sibling = replace(q, id="8", article="arcd-a0003-p005")
     assert split_of(q) == split_of(sibling) in ("fit", "heldout")
     assert leaks(["13 أكتوبر 1958"], ["ولد في 13 أكتوبر 1958."]) and not leaks(["1958"], ["ولد عام 1960"])
+
+
+def test_the_fitted_gate_leaves_cross_lingual_questions_to_the_pipeline():
+    weak = _signals(top_dense=0.78, best_cos=0.78, top_cos=0.78, coverage=0.0, max_coverage=0.0)
+    assert not answerable.answerable(weak)  # same language: too weak, refused
+    assert answerable.answerable(replace(weak, same_lang=0.0))  # fitted on Arabic only: not judged

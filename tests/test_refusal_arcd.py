@@ -11,7 +11,7 @@ from rag.evaluation.squad import Dataset, dataset_index, load_arcd
 from rag.evaluation.unanswerable import article_group, excluding
 
 # A held-out ARCD train question (its article was not used to fit the gate; scripts/fit_answerable.py).
-QUESTION_ID = "QID"
+QUESTION_ID = "713879275286"  # "لمن يعود اصل تسمية الموناليزا بهذا الاسم؟" → جورجيو فاساري
 
 
 def test_own_paragraph_removed_question_is_refused_and_its_answerable_twin_answered(fresh_settings):

@@ -199,6 +199,7 @@ def _answer_metrics(rows: list[dict]) -> dict:
         "short_words_mean": _r(sum(len(r.get("short", "").split()) for r in ans if not r["refused"])
                                / max(1, sum(not r["refused"] for r in ans))),
         "false_refusals": sum(r["refused"] for r in ans),
+        "answerable_refused": _r(ratio(sum(r["refused"] for r in ans), len(ans))),
         "citations": len(cits),
         "latency_p50_s": _r(percentile(lat, 50)), "latency_p95_s": _r(percentile(lat, 95)),
     }
