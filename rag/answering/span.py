@@ -75,6 +75,7 @@ class Span:
     text: str
     kind: str  # the answer type the question asked for
     score: float
+    confidence: float = 1.0  # the window's expected token F1 under the model's distribution over windows
 
 
 def answer_type(question: str, lang: str | None = None) -> str:
@@ -225,6 +226,11 @@ def fits(kind: str, text: str) -> bool:
 def best_window(wins: list[tuple[int, int]], scores: np.ndarray) -> int:
     """The window with the highest expected token F1 under the model's distribution over windows (not simply
     the likeliest one: when the model hesitates between nested windows, the one overlapping them all wins)."""
+    return best_window_f1(wins, scores)[0]
+
+
+def best_window_f1(wins: list[tuple[int, int]], scores: np.ndarray) -> tuple[int, float]:
+    """`best_window` and its expected F1 (how sure the model is of the span)."""
     top = np.argsort(-scores)[:MBR_TOP]  # the rest carry next to no probability
     w = np.asarray(wins)[top]
     scores = scores[top]
@@ -233,7 +239,9 @@ def best_window(wins: list[tuple[int, int]], scores: np.ndarray) -> int:
     length = hi - lo
     f1 = 2 * overlap / (length[:, None] + length[None, :])
     p = np.exp(scores - scores.max())
-    return int(top[np.argmax(f1 @ (p / p.sum()))])
+    expected = f1 @ (p / p.sum())
+    b = int(np.argmax(expected))
+    return int(top[b]), float(expected[b])
 
 
 def pick(question: str, sentence: str, lang: str | None = None, weights: np.ndarray | None = None) -> Span | None:
@@ -243,10 +251,10 @@ def pick(question: str, sentence: str, lang: str | None = None, weights: np.ndar
     if not wins:
         return None
     scores = x @ (WEIGHTS if weights is None else weights)
-    b = best_window(wins, scores)
+    b, expected = best_window_f1(wins, scores)
     i, j = wins[b]
     s, e = tokens[i].start, tokens[j - 1].end
-    return Span(s, e, sentence[s:e], kind, float(scores[b]))
+    return Span(s, e, sentence[s:e], kind, float(scores[b]), expected)
 
 
 # Fitted by scripts/fit_span.py on ARCD train (held-out span F1 0.426 given the answer sentence, 5 folds by

@@ -2,7 +2,7 @@
 see rag/answering/extractive.py and rag/answering/span.py)."""
 from __future__ import annotations
 
-from rag.answering import extractive
+from rag.answering import answerable, extractive
 from rag.backends.base import Draft, Resources
 from rag.settings import Settings
 from rag.types import Hit
@@ -20,9 +20,11 @@ class ExtractiveBackend:
 
     def generate(self, query, hits: list[Hit], res: Resources) -> Draft:
         q_vec = res.embed_query(query.search_text)[0]
-        ranked = extractive.rank(query.search_text, query.lang, q_vec, hits, res.sentences)
-        chosen = extractive.choose(ranked, query.lang)
-        short = extractive.short_answer(query.search_text, query.lang, ranked)
+        a = extractive.analyse(query.search_text, query.lang, q_vec, hits, res.sentences)
+        chosen, short = a.chosen, a.short
+        # Decided before any text is shown: a refusal is never streamed and then retracted.
+        if a.ranked and not answerable.answerable(a.signals):
+            return Draft(hits, iter(()), quoted=[], refusal="the articles do not say (refusal gate)")
         if short is not None:  # lead with the answering span, then the sentences that support it
             pieces, citations = extractive.compose_short(short, chosen, hits, query.answer_lang)
         else:

@@ -224,6 +224,12 @@ def answers_cmd(
     top_k: Annotated[int | None, typer.Option(help="Passages shown to the generator")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N questions (quick runs)")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default eval/reports/<time>-answers-<set>)")] = None,
+    unanswerable_arcd: Annotated[int, typer.Option(help="With --arcd: also ask N of its questions with their own "
+                                                   "paragraph masked out of retrieval (unanswerable twins)")] = 0,
+    split: Annotated[str, typer.Option(help="With --arcd: all | fit | heldout (articles held out from fitting "
+                                       "the refusal gate)")] = "all",
+    extra: Annotated[list[Path] | None, typer.Option(help="More gold JSONL to ask too (e.g. "
+                                                       "eval/gold/seeds_unanswerable.jsonl)")] = None,
 ) -> None:
     """Short answer (EM/F1, first-line hit), citation validity and precision, evidence recall, answer
     correctness, refusals (unanswerable F1), latency — per question language."""
@@ -236,22 +242,49 @@ def answers_cmd(
 
         from rag.sanad import Sanad
 
+        from rag.evaluation.unanswerable import excluding, leaks, removed_twin, split_of
+
+        if split not in ("all", "fit", "heldout"):
+            _fail(f"--split must be all, fit or heldout, not {split!r}")
         name, qs, _, index_path, _ = _dataset(None, None, None, arcd, None, settings)
         settings = replace(settings, index_name=index_path.name)  # the dataset's own index, built by _dataset
-        answer_fn = Sanad(settings).answer
+        sanad = Sanad(settings)
+        answer_fn = sanad.answer
+        qs = [q for q in qs if split == "all" or split_of(q) == split]
+        qs = qs[:limit] if limit else qs
+        twins = []
+        for q in qs[:unanswerable_arcd] if unanswerable_arcd else []:
+            t = removed_twin(q)
+            with excluding(sanad.retriever, set(t.evidence)):
+                hits = sanad.search(q.question, top_k, lang=q.lang)
+            if not leaks(q.answers, [h.passage.text for h in hits]):  # the answer is written elsewhere too
+                twins.append(t)
+        qs = qs + twins
+        name = f"{name}-{split}" if split != "all" else name
+
+        def ask(q, plain):
+            if not q.kind.endswith("-removed"):
+                return plain()
+            with excluding(sanad.retriever, set(q.evidence)):
+                return plain()
     elif news is not None:
         from rag import answer as answer_fn
         from rag.evaluation.news import unanswerable_questions
 
         name, qs, _, index_path, _ = _news_dataset(news, settings)
         qs = qs + unanswerable_questions(_load_news(news))
+        qs = qs[:limit] if limit else qs
+        ask = None
     else:
         from rag import answer as answer_fn
 
+        ask = None
         name, qs, index_path = gold.stem, _load_gold(gold), settings.index_path
-    qs = qs[:limit] if limit else qs
+        qs = qs[:limit] if limit else qs
+    for path in extra or []:
+        qs = qs + _load_gold(path)
     with _bar(f"answers ({backend or settings.backend})", len(qs)) as tick:
-        result = evaluate_answers(qs, answer_fn, backend=backend, top_k=top_k, tick=tick)
+        result = evaluate_answers(qs, answer_fn, backend=backend, top_k=top_k, tick=tick, ask=ask)
     out = out or default_run_dir("answers", f"{name}-{backend or settings.backend}")
     meta = {"dataset": name, "backend": backend or settings.backend, "top_k": top_k or settings.top_k,
             "index": str(index_path), "min_score": settings.min_score}

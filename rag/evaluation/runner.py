@@ -110,13 +110,15 @@ def latency_summary(result: dict) -> dict:
 # ---------------------------------------------------------------- answers
 
 def evaluate_answers(questions: list[GoldQuestion], answer_fn, backend: str | None = None, top_k: int | None = None,
-                     tick: Tick | None = None) -> dict:
-    """Ask every question through `answer_fn` (the `rag.answer` contract) and score the cited answers."""
+                     tick: Tick | None = None, ask: Callable | None = None) -> dict:
+    """Ask every question through `answer_fn` (the `rag.answer` contract) and score the cited answers.
+    `ask(question, answer)`: how to ask one GoldQuestion instead (e.g. with its own paragraph masked out)."""
     per_q = []
     for q in questions:
         t0 = time.perf_counter()
         try:
-            a = answer_fn(q.question, backend=backend, top_k=top_k)
+            a = ask(q, lambda: answer_fn(q.question, backend=backend, top_k=top_k)) if ask else \
+                answer_fn(q.question, backend=backend, top_k=top_k)
         except Exception as exc:  # one broken question must not sink the run; it is counted and shown
             per_q.append({"id": q.id, "question": q.question, "lang": q.lang, "answerable": q.answerable,
                           "kind": q.kind, "error": f"{type(exc).__name__}: {exc}",
@@ -197,6 +199,7 @@ def _answer_metrics(rows: list[dict]) -> dict:
         "short_words_mean": _r(sum(len(r.get("short", "").split()) for r in ans if not r["refused"])
                                / max(1, sum(not r["refused"] for r in ans))),
         "false_refusals": sum(r["refused"] for r in ans),
+        "answerable_refused": _r(ratio(sum(r["refused"] for r in ans), len(ans))),
         "citations": len(cits),
         "latency_p50_s": _r(percentile(lat, 50)), "latency_p95_s": _r(percentile(lat, 95)),
     }
