@@ -240,9 +240,8 @@ def answers_cmd(
     if arcd is not None:
         from dataclasses import replace
 
-        from rag.sanad import Sanad
-
         from rag.evaluation.unanswerable import excluding, leaks, removed_twin, split_of
+        from rag.sanad import Sanad
 
         if split not in ("all", "fit", "heldout"):
             _fail(f"--split must be all, fit or heldout, not {split!r}")
