@@ -274,7 +274,7 @@ def build_index(path: Path, loaded: LoadResult, embedder: Embedder, *, rebuild: 
     stores (whatever its format, model or damage), then add `loaded.articles`. An index in an older format is
     restored this way automatically. `progress(done, total)` is called as passages and sentences are embedded;
     `stages(stage, done, total)` as the build goes through "chunking" (articles), "resuming" (batches already
-    embedded of all), "embedding" (passages), "gathering" (batches) and "writing" (total None until done).
+    embedded of all), "embedding" (passages and sentences), "gathering" (batches) and "writing" (total None until done).
 
     Embedding runs in batches of about `batch_size` passages, each checkpointed in the index's staging folder
     (rag/storage/staging.py): a build that dies continues from its checkpoints when run again with the same
@@ -381,19 +381,16 @@ def _embed_batches(stage: staging.Staging, batches: list[staging.Batch], todo: l
                    embedder: Embedder, spec: ChunkSpec, progress: Callable[[int, int], None] | None,
                    report: Callable[[str, int, int | None], None]) -> None:
     """Embed the batches in `todo` and checkpoint each one as it is finished."""
-    total = sum(b.passages + b.sentences for b in batches)  # passages and sentences, as `progress` counts them
+    total = sum(b.passages + b.sentences for b in batches)  # passages and sentences: the units embedded
     done = [total - sum(batches[i].passages + batches[i].sentences for i in todo)]
-    p_total = sum(b.passages for b in batches)
-    p_done = [p_total - sum(batches[i].passages for i in todo)]
-    if progress:
-        progress(done[0], total)
-    report("embedding", p_done[0], p_total)
 
     def tick(n: int) -> None:
         done[0] += n
         if progress:
             progress(done[0], total)
+        report("embedding", done[0], total)
 
+    tick(0)
     for i in todo:
         b = batches[i]
         passages = [p for a in articles[b.start:b.end] for p in chunk_article(a, embedder.count_tokens, spec)]
@@ -407,8 +404,6 @@ def _embed_batches(stage: staging.Staging, batches: list[staging.Batch], todo: l
         # gold set (English R@1 0.48 vs 0.65, Arabic 0.81 vs 0.88): a news title is about the whole story.
         vectors, sent_vecs = embed_with_sentences(embedder, [p.text for p in passages], spans, progress=tick)
         stage.write(i, staging.Checkpoint(passages, vectors, sent_vecs, rows))
-        p_done[0] += b.passages
-        report("embedding", p_done[0], p_total)
 
 
 def bm25_corpus(passages: list[Passage]) -> list[list[str]]:
