@@ -77,15 +77,15 @@ class _LineProgress:
         if stage == "resuming":
             return
         label, unit = BUILD_STAGES.get(stage, (stage, 1))
-        start, start_done, last = self.seen.setdefault(stage, (now, done, 0.0))
+        start, start_done, last, shown = self.seen.setdefault(stage, (now, done, 0.0, None))
         finished = total is not None and done >= total
-        if not finished and now - last < self.every:
+        if (done, total) == shown or (not finished and now - last < self.every):
             return
-        self.seen[stage] = (start, start_done, now)
+        self.seen[stage] = (start, start_done, now, (done, total))
         rate = (done - start_done) / (now - start) if now > start else 0.0
         eta = f", ETA {_clock((total - done) / rate)}" if total is not None and rate > 0 and not finished else ""
         of = f"/{-(-total // unit):,}" if total is not None else ""
-        speed = f", {rate / unit:,.1f}/s" if rate > 0 else ""
+        speed = f", {rate / unit:,.1f}/s" if rate > 0 and (total or 0) > 1 else ""
         print(f"{label}: {-(-done // unit):,}{of}{speed}{eta}" + (" done" if finished else ""), file=self.out,
               flush=True)
 
