@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +12,11 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from rag.errors import UserError
 from rag.settings import SEEDS_DIR, get_settings
@@ -47,6 +50,77 @@ def _settings(name: str | None = None):
 def _progress() -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     console=err, transient=False)
+
+
+# The build's stages as shown: label and the unit its counts are divided by (reading counts bytes).
+BUILD_STAGES = {"reading": ("reading files (KiB)", 1024), "duplicates": ("finding duplicates (articles)", 1),
+                "chunking": ("chunking (articles)", 1), "embedding": ("embedding (passages + sentences)", 1),
+                "gathering": ("gathering batches", 1), "writing": ("writing index, BM25, FAISS", 1)}
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        return Text(f"{task.speed:,.1f}/s" if task.speed else "", style="progress.data.speed")
+
+
+class _LineProgress:
+    """Progress for a log file or pipe: one line per stage every `every` seconds (and when a stage ends), with
+    the rate and ETA since the stage started."""
+
+    def __init__(self, out, every: float = 10.0) -> None:
+        self.out, self.every, self.seen = out, every, {}
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        import time
+
+        now = time.monotonic()
+        if stage == "resuming":
+            return
+        label, unit = BUILD_STAGES.get(stage, (stage, 1))
+        start, start_done, last, shown = self.seen.setdefault(stage, (now, done, 0.0, None))
+        finished = total is not None and done >= total
+        if (done, total) == shown or (not finished and now - last < self.every):
+            return
+        self.seen[stage] = (start, start_done, now, (done, total))
+        rate = (done - start_done) / (now - start) if now > start else 0.0
+        eta = f", ETA {_clock((total - done) / rate)}" if total is not None and rate > 0 and not finished else ""
+        of = f"/{-(-total // unit):,}" if total is not None else ""
+        speed = f", {rate / unit:,.1f}/s" if rate > 0 and (total or 0) > 1 else ""
+        print(f"{label}: {-(-done // unit):,}{of}{speed}{eta}" + (" done" if finished else ""), file=self.out,
+              flush=True)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+@contextmanager
+def _build_progress():
+    """A `stage(done, total)` callback showing each build stage with rate and ETA on stderr: bars on a
+    terminal, lines otherwise. A resumed build says how much it found already embedded."""
+    def resumed(stage: str, done: int, total: int | None) -> bool:
+        if stage == "resuming":
+            err.print(f"resuming: {done} of {total} batches already embedded", highlight=False)
+        return stage == "resuming"
+
+    if not err.is_terminal:
+        lines = _LineProgress(sys.stderr)
+        yield lambda stage, done, total: resumed(stage, done, total) or lines(stage, done, total)
+        return
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+                  TimeRemainingColumn(), console=err, transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def show(stage: str, done: int, total: int | None) -> None:
+            if resumed(stage, done, total):
+                return
+            label, unit = BUILD_STAGES.get(stage, (stage, 1))
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(label, total=None)
+            bar.update(tasks[stage], completed=-(-done // unit), total=None if total is None else -(-total // unit))
+
+        yield show
 
 
 @index_app.command("build")
@@ -86,21 +160,11 @@ def index_build(
             err.print(f"[yellow]skipped[/] {escape(name_)}: {escape(why)}", highlight=False)
 
     try:
-        with _progress() as bar:
-            # One bar per stage: reading (KiB of input), finding duplicates (articles), embedding (passages).
-            stages = {"reading": ("reading files (KiB)", 1024), "duplicates": ("finding duplicates", 1)}
-            tasks: dict[str, int] = {}
-
-            def show(stage: str, done: int, total: int | None) -> None:
-                label, unit = stages.get(stage, (stage, 1))
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(label, total=None)
-                bar.update(tasks[stage], completed=-(-done // unit),
-                           total=None if total is None else -(-total // unit))
-
+        with _build_progress() as show:
+            # The Milvus store reports embedding through `progress`; the file store through its stages.
+            milvus = (lambda done, total: show("embedding", done, total)) if settings.store == "milvus" else None
             report = sanad.build(paths, rebuild=rebuild, faiss_kind="hnsw" if hnsw else "flat",
-                                 progress=lambda done, total: show("embedding passages", done, total),
-                                 ingest_progress=show, embedder=embedder)
+                                 progress=milvus, ingest_progress=show, embedder=embedder)
     except NoArticles as exc:
         show_skipped(exc.skipped)
         raise

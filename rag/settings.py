@@ -63,6 +63,8 @@ class Settings:
     # Where the index lives: "faiss" (files in index_dir, the default) or "milvus" (rag/storage/milvus.py, the
     # `milvus` extra): `milvus_uri` a local milvus-lite `*.db` file (default <home>/milvus.db) or http://host:19530.
     store: str = "faiss"
+    # Passages embedded per checkpoint of a build: a killed build resumes from its last whole batch.
+    build_batch: int = 2000
     milvus_uri: str = ""
     milvus_token: str = ""  # "user:password" or an API key, for a Milvus server with authentication
 
@@ -102,7 +104,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "top_k": (1, 100), "dense_weight": (0.0, 1.0), "min_score": (-1.0, 1.0), "min_score_cross": (-1.0, 1.0),
     "llm_timeout": (0.1, 86400), "llm_max_tokens": (1, 1 << 20), "llm_context": (256, 1 << 21),
     "max_question_chars": (1, 1 << 20), "llm_concurrency": (1, 1024), "llm_queue": (0, 100_000),
-    "ray_workers": (1, 100_000),
+    "ray_workers": (1, 100_000), "build_batch": (1, 10_000_000),
 }
 
 

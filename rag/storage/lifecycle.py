@@ -31,7 +31,7 @@ def build(paths: list[Path], settings: Settings | None = None, *, rebuild: bool 
     `rebuild` with `paths` starts the index from those files alone; `rebuild` without paths re-embeds the
     articles the index itself stores (the repair for a corrupt, outdated or other-model index), or builds
     from the bundled seeds when the index holds nothing. `ingest_progress(stage, done, total)` reports
-    reading and de-duplication (see `corpus.load`). `embedder` gives the model when it is needed (after the
+    reading and de-duplication (see `corpus.load`), then the build's stages (see `build_index`). `embedder` gives the model when it is needed (after the
     files proved to hold articles)."""
     settings = settings or get_settings()
     path = settings.index_path
@@ -45,7 +45,8 @@ def build(paths: list[Path], settings: Settings | None = None, *, rebuild: bool 
         raise NoArticles(loaded.skipped)  # before the embedding model is loaded
     model = embedder() if embedder else get_embedder(settings)
     return build_index(path, loaded, model, rebuild=rebuild and not restore, restore=restore,
-                       faiss_kind=faiss_kind, progress=progress)
+                       faiss_kind=faiss_kind, progress=progress, stages=ingest_progress,
+                       batch_size=settings.build_batch)
 
 
 def ensure_default_index(settings: Settings | None = None, progress: Callable[[int, int], None] | None = None,
