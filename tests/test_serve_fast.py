@@ -122,6 +122,20 @@ def test_damaged_new_files_are_one_line_index_problems(tmp_path, monkeypatch, ke
     assert "\n" not in str(exc.value) and "--rebuild" in str(exc.value)
 
 
+def test_pq_sentence_index_for_large_sentence_counts(tmp_path, monkeypatch):
+    import faiss
+
+    monkeypatch.setattr(ann, "PQ_MIN", 100)  # the archive's code path on a small index
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # OpenMP spin-waits on a shared 2-core machine: PQ training crawls
+    try:
+        idx = _build(tmp_path / "pq", 150, monkeypatch, exact_max=50)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    assert idx.manifest["ann"]["sentences"]["kind"] == "ivfpq"
+    assert idx.manifest["ann"]["sentences"]["recall_at_10"] >= ann.TARGET_RECALL
+
+
 def test_recall_at_counts_the_exact_top_k_found():
     exact = np.array([[1, 2, 3, 4]])
     assert ann.recall_at(np.array([[4, 3, 9, 8]]), exact, k=4) == 0.5

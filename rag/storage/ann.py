@@ -19,6 +19,7 @@ HNSW_EF_CONSTRUCTION = 80
 EF_CHOICES = (32, 48, 64, 96, 128, 192, 256, 384, 512)
 NPROBE_CHOICES = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 PQ_BYTES = 48  # bytes per sentence code: candidates are rescored exactly, the code only has to find them
+PQ_MIN = 65536  # fewer sentences than this get 8-bit scalar codes instead of PQ
 TARGET_RECALL = 0.98
 RECALL_QUERIES = 200
 RECALL_K = 10
@@ -136,8 +137,12 @@ def build_sentence_ann(vectors: np.ndarray, owners: np.ndarray, n_passages: int,
     if index is None:
         nlist = max(16, min(2048, int(math.sqrt(n))))
         quantizer = faiss.IndexFlatIP(dim)
-        m = PQ_BYTES if dim % PQ_BYTES == 0 else next(b for b in (32, 24, 16, 8, 4, 2, 1) if dim % b == 0)
-        index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+        if n >= PQ_MIN:
+            m = PQ_BYTES if dim % PQ_BYTES == 0 else next(b for b in (32, 24, 16, 8, 4, 2, 1) if dim % b == 0)
+            index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+        else:  # too few sentences to train 256-centroid codebooks well: 8-bit scalar codes, trained in a blink
+            index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                                  faiss.METRIC_INNER_PRODUCT)
         index.train(sample_rows(vectors, max(40 * nlist, 10_000), seed=1))
         for lo in range(0, n, 131072):
             index.add_with_ids(np.asarray(vectors[lo:lo + 131072], np.float32), np.arange(lo, min(n, lo + 131072)))
@@ -149,7 +154,8 @@ def build_sentence_ann(vectors: np.ndarray, owners: np.ndarray, n_passages: int,
         got = recall_at([serve.top(q, RECALL_K)[0] for q in queries], exact)
         if got >= TARGET_RECALL or nprobe >= index.nlist:
             break
-    return index, {"kind": "ivfpq", "nlist": index.nlist, "pq_bytes": index.pq.M, "nprobe": index.nprobe,
+    kind = "ivfpq" if isinstance(index, faiss.IndexIVFPQ) else "ivfsq8"
+    return index, {"kind": kind, "nlist": index.nlist, "code_bytes": index.code_size, "nprobe": index.nprobe,
                    "pool": SENTENCE_POOL, "recall_at_10": round(got, 4), "recall_queries": len(queries)}
 
 
