@@ -10,10 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-
 from rag.answering.evidence import SentenceVectors
 from rag.embedding.embedders import Embedder
 from rag.errors import QueryError
@@ -232,19 +228,35 @@ def _day(iso: str) -> int:
     return date.fromisoformat(iso).toordinal() if iso else -1
 
 
-class SanadRetriever(BaseRetriever):
-    """The fused retriever as a LangChain `BaseRetriever` (documents carry every score in metadata)."""
+def _langchain_retriever() -> type:
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
 
-    retriever: Any  # a Retriever; typed loosely so pydantic does not inspect the dataclass
-    k: int = 5
-    method: str = "fused"
+    class SanadRetriever(BaseRetriever):
+        """The fused retriever as a LangChain `BaseRetriever` (documents carry every score in metadata)."""
 
-    model_config = {"arbitrary_types_allowed": True}
+        retriever: Any  # a Retriever; typed loosely so pydantic does not inspect the dataclass
+        k: int = 5
+        method: str = "fused"
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        hits = self.retriever.search(query, self.k, self.method)
-        return [Document(page_content=h.passage.text, id=h.passage.id,
-                         metadata={"passage_id": h.passage.id, "title": h.passage.title, "score": h.score,
-                                   "dense": h.dense, "bm25": h.bm25, "rank": h.rank,
-                                   "article_id": h.passage.article_id, "source": h.passage.source})
-                for h in hits]
+        model_config = {"arbitrary_types_allowed": True}
+
+        def _get_relevant_documents(self, query: str, *,
+                                    run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+            hits = self.retriever.search(query, self.k, self.method)
+            return [Document(page_content=h.passage.text, id=h.passage.id,
+                             metadata={"passage_id": h.passage.id, "title": h.passage.title, "score": h.score,
+                                       "dense": h.dense, "bm25": h.bm25, "rank": h.rank,
+                                       "article_id": h.passage.article_id, "source": h.passage.source})
+                    for h in hits]
+
+    return SanadRetriever
+
+
+def __getattr__(name: str):
+    # LangChain (~0.5 s of imports) loads only for whoever uses the LangChain retriever, not for every search.
+    if name == "SanadRetriever":
+        globals()[name] = cls = _langchain_retriever()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
