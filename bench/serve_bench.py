@@ -67,7 +67,6 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 def read_articles(limit: int | None):
-    from rag.ingest.dates import iso_date  # noqa: F401  (the archive's metadata stays as the loader keeps it)
     from rag.types import Article
 
     names = {f.name for f in dataclasses.fields(Article)}
@@ -163,7 +162,6 @@ def main() -> None:
     else:
         print(f"reusing {out}")
 
-    from rag.search import fusion
     from rag.search.retrieval import Retriever
     from rag.storage.index import load_index
 

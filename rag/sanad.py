@@ -133,7 +133,9 @@ class Sanad:
         query = make_query(question, self.settings, history=history, top_k=top_k, backend=backend,
                            language=language, filters=make_filters(date_from, date_to, outlets))
         self.backends.get(query.backend)  # an unknown backend is the caller's error, raised now
-        from rag.answering.pipeline import run  # loaded on the first answer: searches never import it
+        from rag.answering.pipeline import (
+            run,  # loaded on the first answer: searches never import it
+        )
 
         return Response(run(self, query))
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from rag.answering.evidence import SentenceVectors
 from rag.embedding.embedders import Embedder
 from rag.errors import QueryError
