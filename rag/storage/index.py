@@ -15,12 +15,12 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import bm25s
 import faiss
 import numpy as np
 
@@ -31,6 +31,22 @@ from rag.ingest.corpus import LoadResult, not_yet_indexed
 from rag.storage.fsutil import fsync_dir, fsync_tree, write_atomic
 from rag.text import arabic
 from rag.types import Article, Passage
+
+def _import_bm25s():
+    """bm25s, imported without its optional numba backend: Sanad scores with its numpy code (the default
+    backend) either way, and numba's import alone costs about half a second of every cold start."""
+    if "bm25s" in sys.modules or "numba" in sys.modules:
+        import bm25s
+        return bm25s
+    sys.modules["numba"] = None  # makes `import numba` raise ImportError inside bm25s, which it handles
+    try:
+        import bm25s
+    finally:
+        del sys.modules["numba"]
+    return bm25s
+
+
+bm25s = _import_bm25s()
 
 FORMAT_VERSION = 4  # 2: passages embedded without their title; 3: sentence vectors; 4: BM25 tokens without punctuation
 HNSW_M = 32
