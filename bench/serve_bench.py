@@ -120,6 +120,8 @@ def build(path: Path, limit: int | None) -> dict:
     rows = np.array([(i, s, e) for i, p in enumerate(passages) for s, e in sentence_spans(p.text)],
                     np.int32).reshape(-1, 3)
     t_chunk = time.perf_counter() - t0
+    print(f"chunked {len(articles)} articles: {len(passages)} passages, {len(rows)} sentences in {t_chunk:.0f} s",
+          file=sys.stderr, flush=True)
     pvec, svec = synthetic_vectors(passages, rows)
     fidx = faiss.IndexFlatIP(DIM)
     fidx.add(pvec)
@@ -151,7 +153,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="index folder; reused when it holds an index")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--no-embedder", action="store_true", help="skip timing the real query embedder")
+    ap.add_argument("--threads", type=int, default=0, help="FAISS OpenMP threads (0: its default; 1 on a "
+                    "contended machine, where OpenMP spin-waits)")
     args = ap.parse_args()
+    if args.threads:
+        import faiss
+
+        faiss.omp_set_num_threads(args.threads)
     out = args.out or Path(tempfile.mkdtemp(prefix="sanad-serve-bench-")) / "snn"
     print(f"VECTORS ARE SYNTHETIC (clustered random unit vectors, dim {DIM}); text, chunking, BM25 are real. "
           f"cores: {os.cpu_count()}, load avg {os.getloadavg()[0]:.2f} (contended if well above 0)")

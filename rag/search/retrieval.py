@@ -216,9 +216,9 @@ def _allowed(fidx, mask: np.ndarray | None):
     if mask is None or not isinstance(fidx, faiss.IndexHNSW):
         return None
     bits = np.packbits(mask, bitorder="little")
-    params = faiss.SearchParametersHNSW(sel=faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits)),
-                                        efSearch=fidx.hnsw.efSearch)
-    params._bits = bits  # the selector reads this buffer: keep it alive for the search
+    sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+    params = faiss.SearchParametersHNSW(sel=sel, efSearch=fidx.hnsw.efSearch)
+    params._keep = (sel, bits)  # SWIG holds raw pointers: the selector and its buffer live as long as params
     return params
 
 

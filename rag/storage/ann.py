@@ -114,12 +114,11 @@ class SentenceCandidates:
         if mask is not None and mask.sum() <= EXACT_FILTER:
             ids = np.flatnonzero(mask)
         else:
-            params = None
-            if mask is not None:
+            params = sel = bits = None
+            if mask is not None:  # only the allowed passages' sentences (sel and bits live through the search)
                 bits = np.packbits(mask[self.owners], bitorder="little")
-                params = faiss.SearchParametersIVF(sel=faiss.IDSelectorBitmap(len(self.owners),
-                                                                              faiss.swig_ptr(bits)),
-                                                   nprobe=self.index.nprobe)
+                sel = faiss.IDSelectorBitmap(len(self.owners), faiss.swig_ptr(bits))
+                params = faiss.SearchParametersIVF(sel=sel, nprobe=self.index.nprobe)
             _, rows = self.index.search(q[None, :].astype(np.float32), max(self.pool, n), params=params)
             rows = rows[0][rows[0] >= 0]
             ids = np.unique(self.owners[rows])
