@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from rag.answering.evidence import SentenceVectors
-from rag.answering.pipeline import run
 from rag.backends import Registry, Resources, build_registry
 from rag.embedding.embedders import Embedder, get_embedder
 from rag.errors import ConfigError, IndexProblem
@@ -134,6 +133,10 @@ class Sanad:
         query = make_query(question, self.settings, history=history, top_k=top_k, backend=backend,
                            language=language, filters=make_filters(date_from, date_to, outlets))
         self.backends.get(query.backend)  # an unknown backend is the caller's error, raised now
+        from rag.answering.pipeline import (
+            run,  # loaded on the first answer: searches never import it
+        )
+
         return Response(run(self, query))
 
     def ensure_index(self, progress: Callable[[int, int], None] | None = None) -> BuildReport | None:

@@ -65,6 +65,10 @@ class Settings:
     store: str = "faiss"
     # Passages embedded per checkpoint of a build: a killed build resumes from its last whole batch.
     build_batch: int = 2000
+    # Above this many passages an index is served approximately (HNSW passages, IVF-PQ sentence candidates,
+    # fp16 sentence vectors memory-mapped) with its recall@10 against exact search measured at build time;
+    # at or below it search stays exact (flat FAISS, a full fp32 sentence scan), as it always was.
+    exact_max: int = 20_000
     milvus_uri: str = ""
     milvus_token: str = ""  # "user:password" or an API key, for a Milvus server with authentication
 
@@ -104,7 +108,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "top_k": (1, 100), "dense_weight": (0.0, 1.0), "min_score": (-1.0, 1.0), "min_score_cross": (-1.0, 1.0),
     "llm_timeout": (0.1, 86400), "llm_max_tokens": (1, 1 << 20), "llm_context": (256, 1 << 21),
     "max_question_chars": (1, 1 << 20), "llm_concurrency": (1, 1024), "llm_queue": (0, 100_000),
-    "ray_workers": (1, 100_000), "build_batch": (1, 10_000_000),
+    "ray_workers": (1, 100_000), "build_batch": (1, 10_000_000), "exact_max": (0, 1 << 40),
 }
 
 

@@ -2,7 +2,6 @@
 OpenAI-compatible server (`openai`). They differ only in how the chat model is made."""
 from __future__ import annotations
 
-from rag.answering import prompts
 from rag.backends.base import Draft, Resources
 from rag.errors import LLMError
 from rag.settings import Settings
@@ -24,6 +23,9 @@ class ChatBackend:
     def rewrite(self, query, res: Resources) -> str | None:
         from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
+        from rag.answering import (
+            prompts,  # LangChain: loaded when an LLM answers, not when Sanad starts
+        )
         from rag.llm import invoke_text
 
         msgs = [SystemMessage(prompts.REWRITE)]
@@ -35,6 +37,7 @@ class ChatBackend:
         return lines[0].strip() if lines and lines[0].strip() else None
 
     def generate(self, query, hits: list[Hit], res: Resources) -> Draft:
+        from rag.answering import prompts
         from rag.llm import stream_text
 
         settings = res.settings

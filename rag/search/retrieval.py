@@ -10,9 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
 
 from rag.answering.evidence import SentenceVectors
 from rag.embedding.embedders import Embedder
@@ -20,6 +17,7 @@ from rag.errors import QueryError
 from rag.ingest.dates import iso_date
 from rag.query import Filters, wants_recent
 from rag.search import fusion
+from rag.storage.ann import SentenceCandidates, sentence_starts
 from rag.storage.index import Index
 from rag.text import arabic
 from rag.types import Hit
@@ -57,8 +55,11 @@ class Retriever:
         if self.index.model_id != self.embedder.model_id:
             raise ValueError(f"index built with {self.index.model_id}, embedder is {self.embedder.model_id}")
         self.langs = np.array([p.lang for p in self.index.passages])
-        owners = self.index.sentence_rows[:, 0] if len(self.index.sentence_rows) else np.zeros(0, np.int64)
+        owners = np.asarray(self.index.sentence_rows[:, 0]) if len(self.index.sentence_rows) else np.zeros(0, np.int64)
         self._sentence_starts = np.searchsorted(owners, np.arange(self.size))  # each passage's first sentence
+        # An archive-size index: candidate passages come from the sentence ANN, scored exactly (no full scan).
+        self._sentence_ann = None if self.index.sentence_ann is None else SentenceCandidates(
+            self.index.sentence_ann, self.index.sentence_vectors, owners, sentence_starts(owners, self.size))
         # Article metadata reached by article_id (passages store none of it): outlet, ISO date, day number.
         self.articles = {a.id: a for a in self.index.articles}
         arts = [self.articles.get(p.article_id) for p in self.index.passages]
@@ -103,17 +104,25 @@ class Retriever:
         candidates come from both the FAISS passage index and the sentence scores.
         """
         n = max(k, POOL)
-        _, ids = self.index.faiss_index.search(q, min(n * (FILTERED_POOL if mask is not None else 1), self.size))
+        _, ids = self.index.faiss_index.search(q, min(n * (FILTERED_POOL if mask is not None else 1), self.size),
+                                               params=_allowed(self.index.faiss_index, mask))
         if best_sentence is None:
             best_sentence = self._best_sentence(q)
-        # Sentence candidates are exact over the allowed passages: a narrow filter still finds its best ones.
-        by_sentence = fusion.top(best_sentence if mask is None else np.where(mask, best_sentence, -np.inf), n)
+        if isinstance(best_sentence, LazyBestSentence):
+            by_sentence = best_sentence.top(n, mask)
+        else:
+            # Sentence candidates are exact over the allowed passages: a narrow filter still finds its best ones.
+            by_sentence = fusion.top(best_sentence if mask is None else np.where(mask, best_sentence, -np.inf), n)
         cand = fusion.candidates(ids[0][ids[0] >= 0], by_sentence, mask=mask)
         scores = self._dense_for(cand, q, best_sentence)
         order = fusion.top(scores, k)
         return cand[order], scores[order]
 
-    def _best_sentence(self, q: np.ndarray) -> np.ndarray:
+    def _best_sentence(self, q: np.ndarray) -> np.ndarray | LazyBestSentence:
+        """Each passage's best sentence cosine: a full scan below SANAD_EXACT_MAX passages; above it, computed
+        on demand for the passages asked for (the same exact values, from the stored sentence vectors)."""
+        if self._sentence_ann is not None:
+            return LazyBestSentence(self._sentence_ann, q[0])
         return fusion.best_sentence(self.index.sentence_vectors @ q[0], self._sentence_starts, self.size)
 
     def bm25_all(self, question: str) -> np.ndarray:
@@ -194,6 +203,41 @@ class Retriever:
         return np.asarray(self.index.bm25.get_scores(shared), np.float32) if shared else np.zeros_like(bm)
 
 
+class LazyBestSentence:
+    """Best-sentence cosines of an archive-size index, computed exactly for the passages indexed (`bs[ids]`),
+    each once per query; `top` finds candidate passages through the sentence ANN."""
+
+    def __init__(self, ann: SentenceCandidates, q: np.ndarray) -> None:
+        self.ann, self.q = ann, np.asarray(q, np.float32)
+        self._known = np.full(ann.size, np.nan, np.float32)
+
+    def top(self, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+        ids, scores = self.ann.top(self.q, n, mask)
+        self._known[ids] = scores
+        return ids
+
+    def __getitem__(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, np.int64)
+        todo = ids[np.isnan(self._known[ids])]
+        if len(todo):
+            todo = np.unique(todo)
+            self._known[todo] = self.ann.exact(todo, self.q)
+        return self._known[ids]
+
+
+def _allowed(fidx, mask: np.ndarray | None):
+    """Search parameters restricting an HNSW search to the filter's passages (a flat search is masked after)."""
+    import faiss
+
+    if mask is None or not isinstance(fidx, faiss.IndexHNSW):
+        return None
+    bits = np.packbits(mask, bitorder="little")
+    sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+    params = faiss.SearchParametersHNSW(sel=sel, efSearch=fidx.hnsw.efSearch)
+    params._keep = (sel, bits)  # SWIG holds raw pointers: the selector and its buffer live as long as params
+    return params
+
+
 def _day(iso: str) -> int:
     """Days since year 1 of an ISO date; -1 for none."""
     from datetime import date
@@ -201,19 +245,35 @@ def _day(iso: str) -> int:
     return date.fromisoformat(iso).toordinal() if iso else -1
 
 
-class SanadRetriever(BaseRetriever):
-    """The fused retriever as a LangChain `BaseRetriever` (documents carry every score in metadata)."""
+def _langchain_retriever() -> type:
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
 
-    retriever: Any  # a Retriever; typed loosely so pydantic does not inspect the dataclass
-    k: int = 5
-    method: str = "fused"
+    class SanadRetriever(BaseRetriever):
+        """The fused retriever as a LangChain `BaseRetriever` (documents carry every score in metadata)."""
 
-    model_config = {"arbitrary_types_allowed": True}
+        retriever: Any  # a Retriever; typed loosely so pydantic does not inspect the dataclass
+        k: int = 5
+        method: str = "fused"
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        hits = self.retriever.search(query, self.k, self.method)
-        return [Document(page_content=h.passage.text, id=h.passage.id,
-                         metadata={"passage_id": h.passage.id, "title": h.passage.title, "score": h.score,
-                                   "dense": h.dense, "bm25": h.bm25, "rank": h.rank,
-                                   "article_id": h.passage.article_id, "source": h.passage.source})
-                for h in hits]
+        model_config = {"arbitrary_types_allowed": True}
+
+        def _get_relevant_documents(self, query: str, *,
+                                    run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+            hits = self.retriever.search(query, self.k, self.method)
+            return [Document(page_content=h.passage.text, id=h.passage.id,
+                             metadata={"passage_id": h.passage.id, "title": h.passage.title, "score": h.score,
+                                       "dense": h.dense, "bm25": h.bm25, "rank": h.rank,
+                                       "article_id": h.passage.article_id, "source": h.passage.source})
+                    for h in hits]
+
+    return SanadRetriever
+
+
+def __getattr__(name: str):
+    # LangChain (~0.5 s of imports) loads only for whoever uses the LangChain retriever, not for every search.
+    if name == "SanadRetriever":
+        globals()[name] = cls = _langchain_retriever()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

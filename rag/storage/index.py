@@ -15,12 +15,12 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import bm25s
 import faiss
 import numpy as np
 
@@ -33,14 +33,31 @@ from rag.storage.fsutil import fsync_dir, fsync_tree, write_atomic
 from rag.text import arabic
 from rag.types import Article, Passage
 
+
+def _import_bm25s():
+    """bm25s, imported without its optional numba backend: Sanad scores with its numpy code (the default
+    backend) either way, and numba's import alone costs about half a second of every cold start."""
+    if "bm25s" in sys.modules or "numba" in sys.modules:
+        import bm25s
+        return bm25s
+    sys.modules["numba"] = None  # makes `import numba` raise ImportError inside bm25s, which it handles
+    try:
+        import bm25s
+    finally:
+        del sys.modules["numba"]
+    return bm25s
+
+
+bm25s = _import_bm25s()
+
 FORMAT_VERSION = 4  # 2: passages embedded without their title; 3: sentence vectors; 4: BM25 tokens without punctuation
 HNSW_M = 32
 LOAD_RETRIES = 5  # a load that fails while commits replace the manifest under it is retried this often
 
 # Every name the store writes: <kind>-<version><suffix>, the version being ≥ 11 hex digits (milliseconds).
 _SUFFIX = {"passages": ".jsonl", "articles": ".jsonl", "faiss": ".index", "bm25": "", "sentvecs": ".npy",
-           "sentrows": ".npy", ".manifest": ".tmp"}
-_STORE_NAME = re.compile(r"(\.manifest|passages|articles|faiss|bm25|sentvecs|sentrows)-([0-9a-f]{11,24})"
+           "sentrows": ".npy", "sentann": ".index", ".manifest": ".tmp"}
+_STORE_NAME = re.compile(r"(\.manifest|passages|articles|faiss|bm25|sentvecs|sentrows|sentann)-([0-9a-f]{11,24})"
                          r"(\.jsonl|\.index|\.npy|\.tmp)?")
 
 
@@ -140,6 +157,9 @@ class Index:
     bm25: bm25s.BM25
     sentence_vectors: np.ndarray  # one row per passage sentence, passages in order
     sentence_rows: np.ndarray  # (n, 3) int32: passage index, start, end of each sentence in its passage
+    # Above SANAD_EXACT_MAX passages: IVF-PQ over the sentence vectors, proposing candidate passages (the
+    # sentence vectors are then fp16). None: search scans every sentence exactly.
+    sentence_ann: faiss.Index | None = None
 
     @property
     def model_id(self) -> str:
@@ -191,21 +211,34 @@ def _load_once(path: Path, embedder_id: str | None) -> Index:
         passages = [Passage.from_dict(d) for d in _read_jsonl(path / files["passages"])]
         articles = [_article_from_dict(d) for d in _read_jsonl(path / files["articles"])]
         fidx = faiss.read_index(str(path / files["faiss"]))
-        bm25 = bm25s.BM25.load(str(path / files["bm25"]))
-        sent_vecs = np.load(path / files["sentence_vectors"])
-        sent_rows = np.load(path / files["sentence_rows"])
+        # Memory-mapped: the OS pages in what searches touch, and a large archive starts in seconds.
+        bm25 = bm25s.BM25.load(str(path / files["bm25"]), mmap=True)
+        sent_vecs = np.load(path / files["sentence_vectors"], mmap_mode="r")
+        sent_rows = np.load(path / files["sentence_rows"], mmap_mode="r")
+        sent_ann = faiss.read_index(str(path / files["sentence_ann"])) if "sentence_ann" in files else None
+        _apply_ann_settings(fidx, sent_ann, manifest.get("ann") or {})
+        if sent_vecs.ndim != 2 or sent_rows.ndim != 2 or sent_rows.shape[1:] != (3,):
+            raise ValueError("sentence data of the wrong shape")
     except Exception as exc:  # any unreadable piece means the index is corrupt
         raise IndexProblem(f"index at {path} is corrupt ({type(exc).__name__}: {exc}); "
                            f"{recovery_hint(path)}") from None
     if (fidx.ntotal != len(passages) or manifest.get("passages") != len(passages)
-            or len(sent_vecs) != len(sent_rows)):
+            or len(sent_vecs) != len(sent_rows) or (sent_ann is not None and sent_ann.ntotal != len(sent_rows))):
         raise IndexProblem(f"index at {path} is inconsistent ({fidx.ntotal} vectors, {len(passages)} passages); "
                            f"{recovery_hint(path)}")
     if embedder_id and manifest.get("model_id") != embedder_id:
         raise IndexProblem(f"index at {path} was built with model {manifest.get('model_id')!r}, but the configured "
                            f"model is {embedder_id!r}; set SANAD_EMBED_MODEL to match or re-embed it with: "
                            f"sanad index build --name {path.name} --rebuild")
-    return Index(path, manifest, passages, articles, fidx, bm25, sent_vecs, sent_rows)
+    return Index(path, manifest, passages, articles, fidx, bm25, sent_vecs, sent_rows, sent_ann)
+
+
+def _apply_ann_settings(fidx: faiss.Index, sent_ann: faiss.Index | None, ann: dict) -> None:
+    """The search settings tuned at build time (recorded in the manifest) onto the loaded indexes."""
+    if isinstance(fidx, faiss.IndexHNSW) and ann.get("passages", {}).get("ef_search"):
+        fidx.hnsw.efSearch = int(ann["passages"]["ef_search"])
+    if sent_ann is not None:
+        faiss.extract_index_ivf(sent_ann).nprobe = int(ann.get("sentences", {}).get("nprobe", 32))
 
 
 def index_state(path: Path) -> str:
@@ -419,7 +452,10 @@ def _new_version(path: Path) -> str:
 
 def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: faiss.Index,
             sentences: tuple[np.ndarray, np.ndarray], embedder: Embedder, faiss_kind: str,
-            created: str | None) -> None:
+            created: str | None, *, exact_max: int | None = None) -> None:
+    """Write a new version and make it current. Above `exact_max` passages (default SANAD_EXACT_MAX) the
+    passages go into HNSW and the sentences get an IVF-PQ candidate index with fp16 vectors, each tuned and
+    its recall@10 against exact search measured and recorded in the manifest (`ann`)."""
     version = _new_version(path)
     files = {
         "passages": f"passages-{version}.jsonl",
@@ -433,18 +469,30 @@ def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: 
         previous = read_manifest(path)["files"]
     except IndexProblem:
         previous = {}
+    limit = _exact_max() if exact_max is None else exact_max
+    sent_vecs, sent_rows = sentences
+    sent_ann, ann_info = None, {}
+    if len(passages) > limit or isinstance(fidx, faiss.IndexHNSW):
+        fidx, sent_ann, sent_vecs, ann_info = _ann_pieces(path, previous, fidx, sent_vecs, sent_rows,
+                                                          len(passages), sentence_ann=len(passages) > limit)
+        faiss_kind = "hnsw"
+    if sent_ann is not None:
+        files["sentence_ann"] = f"sentann-{version}.index"
     try:
         _write_jsonl(path / files["articles"], (a.__dict__ for a in articles))  # first: the one repairs read
         _write_jsonl(path / files["passages"], (p.to_dict() for p in passages))
         faiss.write_index(fidx, str(path / files["faiss"]))
-        np.save(path / files["sentence_vectors"], sentences[0])
-        np.save(path / files["sentence_rows"], sentences[1])
+        np.save(path / files["sentence_vectors"], sent_vecs)
+        np.save(path / files["sentence_rows"], sent_rows)
+        if sent_ann is not None:
+            faiss.write_index(sent_ann, str(path / files["sentence_ann"]))
         bm25 = bm25s.BM25()
         if passages:
             bm25.index(bm25_corpus(passages), show_progress=False)
         bm25.save(str(path / files["bm25"]))
-        for key in ("faiss", "bm25", "sentence_vectors", "sentence_rows"):
-            fsync_tree(path / files[key])
+        for key in ("faiss", "bm25", "sentence_vectors", "sentence_rows", "sentence_ann"):
+            if key in files:
+                fsync_tree(path / files[key])
         fsync_dir(path)  # the new names are durable before the manifest points at them
     except BaseException:
         _remove_store_files(path, [path / f for f in files.values()])
@@ -455,6 +503,8 @@ def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: 
         "model_id": embedder.model_id,
         "dim": embedder.dim,
         "faiss_kind": faiss_kind,
+        "search": "approximate" if sent_ann is not None else "exact",
+        **({"ann": ann_info} if ann_info else {}),
         "passages": len(passages),
         "articles": len(articles),
         "corpus_fingerprint": _corpus_fingerprint(articles),
@@ -466,6 +516,53 @@ def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: 
     write_atomic(path / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1),
                  tmp_name=f".manifest-{version}.tmp")
     _sweep(path, set(files.values()) | set(previous.values()))
+
+
+def _exact_max() -> int:
+    from rag.settings import get_settings
+
+    return get_settings().exact_max
+
+
+def _ann_pieces(path: Path, previous: dict, fidx: faiss.Index, sent_vecs: np.ndarray, sent_rows: np.ndarray,
+                n_passages: int, sentence_ann: bool) -> tuple[faiss.Index, faiss.Index | None, np.ndarray, dict]:
+    """(passage HNSW, sentence IVF-PQ or None, sentence vectors to store, manifest `ann` info). An HNSW or a
+    sentence index the previous version already holds is extended, not rebuilt (an incremental build)."""
+    from rag.storage import ann
+
+    vectors = fidx.reconstruct_n(0, fidx.ntotal) if fidx.ntotal else np.zeros((0, fidx.d), np.float32)
+    held_out = sent_vecs if len(sent_vecs) else vectors
+    fidx, info = ann.build_passage_ann(vectors, ann.sample_rows(held_out, ann.RECALL_QUERIES),
+                                       fidx if isinstance(fidx, faiss.IndexHNSW) else None)
+    info = {"passages": info}
+    if not sentence_ann or not len(sent_vecs):
+        return fidx, None, np.asarray(sent_vecs, np.float32), info
+    sent16 = np.asarray(sent_vecs, np.float16)  # halves disk and page cache; candidates are rescored from it
+    old = _previous_sentence_ann(path, previous, sent16)
+    sidx, info["sentences"] = ann.build_sentence_ann(sent16, np.asarray(sent_rows[:, 0]), n_passages,
+                                                     ann.sample_rows(vectors, ann.RECALL_QUERIES, seed=2), old)
+    return fidx, sidx, sent16, info
+
+
+def _previous_sentence_ann(path: Path, previous: dict, sent16: np.ndarray) -> faiss.Index | None:
+    """The previous version's trained sentence index extended with the new rows, when the new sentence vectors
+    start with exactly the previous ones (an incremental build); None otherwise (build it afresh)."""
+    if "sentence_ann" not in previous:
+        return None
+    try:
+        old_vecs = np.load(path / previous["sentence_vectors"], mmap_mode="r")
+        if (old_vecs.dtype != np.float16 or old_vecs.shape[1:] != sent16.shape[1:] or len(old_vecs) > len(sent16)
+                or not np.array_equal(old_vecs, sent16[:len(old_vecs)])):
+            return None
+        sidx = faiss.read_index(str(path / previous["sentence_ann"]))
+    except Exception:  # unreadable: build afresh
+        return None
+    if sidx.ntotal != len(old_vecs):
+        return None
+    n_old = len(old_vecs)
+    if len(sent16) > n_old:
+        sidx.add_with_ids(np.asarray(sent16[n_old:], np.float32), np.arange(n_old, len(sent16)))
+    return sidx
 
 
 def _remove_store_files(path: Path, entries: list[Path]) -> None:
