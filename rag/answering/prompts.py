@@ -133,7 +133,7 @@ PICK_SYSTEM = (
     "Reply: 2 ستيفان دي ميستورا\n"
     "Example TRANSLATE:\n"
     "Arabic: ستيفان دي ميستورا\n"
-    "Reply: Staffan de Mistura"
+    "English: Staffan de Mistura"
 )
 PICK_MAX_CHARS = 320  # a candidate sentence is cut (at a word) beyond this: short prompts keep the first token fast
 
@@ -160,4 +160,4 @@ def pick_user(question: str, sentences: list[str]) -> str:
 
 
 def translate_user(arabic_words: str) -> str:
-    return f"Task TRANSLATE.\nArabic: {arabic_words}\nReply:"
+    return f"Task TRANSLATE.\nArabic: {arabic_words}\nEnglish:"

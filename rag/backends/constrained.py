@@ -83,6 +83,47 @@ def translation_problem(source: str, english: str) -> str:
     return ""
 
 
+# A name's consonants, as Latin classes, so a transliteration can be compared with the Arabic it renders
+# ("ستيفان دي مستورا" → stfndmstr ← "Staffan de Mistura"). Vowels, and letters that are often vowels (و ي ا h),
+# are left out; letters English spells alike fall together (p/b, v/f, z/s, g/j, q/c/k).
+_AR_SKELETON = str.maketrans({**{ch: "" for ch in "اأإآىءئؤةويعه"}, "ب": "b", "ت": "t", "ث": "t", "ج": "j",
+                              "ح": "", "خ": "k", "د": "d", "ذ": "d", "ر": "r", "ز": "s", "س": "s", "ش": "s",
+                              "ص": "s", "ض": "d", "ط": "t", "ظ": "s", "غ": "j", "ف": "f", "ق": "k", "ك": "k",
+                              "ل": "l", "م": "m", "ن": "n"})
+_LATIN_PAIRS = (("sh", "s"), ("ch", "s"), ("th", "t"), ("kh", "k"), ("gh", "j"), ("ph", "f"), ("x", "ks"))
+_LATIN_SKELETON = str.maketrans({**{ch: "" for ch in "aeiouywh"}, "p": "b", "v": "f", "z": "s", "g": "j",
+                                 "q": "k", "c": "k"})
+NAME_MATCH = 0.7  # difflib ratio of the two skeletons a transliterated name must reach
+
+
+def skeleton(text: str) -> str:
+    """The consonant skeleton of Arabic or Latin text (repeated letters once)."""
+    t = text.lower()
+    for a, b in _LATIN_PAIRS:
+        t = t.replace(a, b)
+    t = t.translate(_AR_SKELETON).translate(_LATIN_SKELETON)
+    t = re.sub(r"[^a-z]", "", t)
+    return re.sub(r"(.)\1+", r"\1", t)
+
+
+_PARTICLES = {"de", "di", "da", "al", "el", "bin", "ibn", "bint", "abu", "van", "von", "la", "le", "of", "the"}
+
+
+def looks_like_name(english: str) -> bool:
+    """Every word capitalised (name particles aside): a transliterated name, whose sound can be checked."""
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", english) if w.lower() not in _PARTICLES]
+    return bool(words) and all(w[0].isupper() for w in words)
+
+
+def name_problem(source: str, english: str) -> str:
+    """A transliterated name must sound like the Arabic it renders (checked on consonant skeletons)."""
+    from difflib import SequenceMatcher
+
+    a, b = skeleton(source), skeleton(english)
+    ratio = SequenceMatcher(None, a, b).ratio() if a and b else 0.0
+    return "" if ratio >= NAME_MATCH else f"the name does not render the Arabic ({b!r} vs {a!r}, {ratio:.2f})"
+
+
 def decide(probs: np.ndarray, rank_scores: np.ndarray, w_rank: float = W_RANK) -> int:
     """The candidate (0-based) to copy from: the model's log-probability plus retrieval's ranking."""
     return int(np.argmax(np.log(np.maximum(probs, 1e-12)) + w_rank * rank_scores))
@@ -193,6 +234,8 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
                                       cd.TRANSLATION_GRAMMAR, TRANSLATION_TOKENS).strip()
             d.seconds["translate"] = time.perf_counter() - t
             problem = translation_problem(text, english)
+            if not problem and looks_like_name(english):
+                problem = name_problem(text, english)
             if problem:
                 d.translation_rejected = f"{english!r}: {problem}"
             else:
