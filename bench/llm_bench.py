@@ -83,7 +83,7 @@ def main() -> None:
             extra = ""
             if d is not None:
                 extra = (f" choice={d.chosen}/{len(d.candidates)} p={max(d.probs) if d.probs else float('nan'):.2f}"
-                         f" pick={d.seconds.get('pick', 0):.2f}s tr={d.seconds.get('translate', 0):.2f}s"
+                         f" prompt={d.prompt_tokens}tok pick={d.seconds.get('pick', 0):.2f}s tr={d.seconds.get('translate', 0):.2f}s"
                          + (f" fallback={d.fallback!r}" if d.fallback else "")
                          + (f" tr_rejected={d.translation_rejected!r}" if d.translation_rejected else ""))
             print(f"[{lang}] ttft={rows[-1][1]:.2f}s total={total:.2f}s refused={a.refused}{extra}\n"

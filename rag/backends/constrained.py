@@ -47,6 +47,7 @@ class Decision:
     fallback: str = ""  # why the extractive span was used instead of the model's, if it was
     translation: str = ""
     translation_rejected: str = ""
+    prompt_tokens: int = 0  # the pick prompt, system prefix included (llama.cpp re-reads only what follows it)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -194,9 +195,9 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
         with lock:
             step = cd.FirstStep(cd.digit_token_ids(llama, len(cands)),
                                 lambda p: decide(p, rank_scores, self.w_rank))
-            d.raw = cd.complete(llama, cd.chatml(prompts.PICK_SYSTEM, prompts.pick_user(query.search_text,
-                                                                                         d.candidates)),
-                                cd.choice_grammar(d.candidates), SPAN_TOKENS, logits_processor=step)
+            prompt = cd.chatml(prompts.PICK_SYSTEM, prompts.pick_user(query.search_text, d.candidates))
+            d.prompt_tokens = len(llama.tokenize(prompt.encode(), special=True))
+            d.raw = cd.complete(llama, prompt, cd.choice_grammar(d.candidates), SPAN_TOKENS, logits_processor=step)
         d.seconds["pick"] = time.perf_counter() - t
         d.probs = tuple(float(x) for x in (step.probs if step.probs is not None else ()))
         choice = cd.parse_choice(d.raw, d.candidates)
