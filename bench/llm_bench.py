@@ -56,8 +56,8 @@ def main() -> None:
 
     settings = get_settings()
     sanad = sanad_for(settings)
-    sanad.retriever  # index and embedder loaded before timing
-    sanad.ask("warm-up", backend="extractive").answer
+    _ = sanad.retriever  # index and embedder loaded before timing
+    _ = sanad.ask("warm-up", backend="extractive").answer
     backend = sanad.backends.get("llamacpp")
     t = time.perf_counter()
     backend.llama(settings)

@@ -13,7 +13,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from rag.answering import prompts
-from rag.answering.verify import Verified, check_quotes, span_ok, strip_citations, verify
+from rag.answering.verify import (
+    Verified,
+    check_quotes,
+    span_ok,
+    strip_citations,
+    verify,
+)
 from rag.backends import Backend, Draft, Resources
 from rag.ingest.chunking import sentence_spans
 from rag.query import Query
@@ -51,7 +57,7 @@ def _refusal(query: Query, hits: list[Hit], timings: dict, why: str, **extra) ->
                   backend=query.backend, question=query.search_text, refusal_reason=why, timings=timings, **extra)
 
 
-def run(sanad: "Sanad", query: Query) -> Iterator[str | Answer]:
+def run(sanad: Sanad, query: Query) -> Iterator[str | Answer]:
     """Text chunks as they are produced, then the verified `Answer` (the last item, always)."""
     backend = sanad.backends.get(query.backend)
     res = sanad.resources()

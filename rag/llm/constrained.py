@@ -72,7 +72,7 @@ class Choice:
 
 def parse_choice(output: str, sentences: Sequence[str]) -> Choice | None:
     """The number and the copied words' offsets, or None when the output is not `N words-of-sentence-N`."""
-    m = re.fullmatch(r"\s*(\d+)\s+(.+?)\s*", output, re.S)
+    m = re.fullmatch(r"\s*(\d+)\s+(.+?)\s*", output, re.DOTALL)
     if not m or not 1 <= int(m.group(1)) <= len(sentences):
         return None
     n = int(m.group(1))
