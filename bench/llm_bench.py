@@ -3,6 +3,12 @@ figures; not a test).
 
     PYTHONPATH=$PWD .venv/bin/python bench/llm_bench.py              # 10 Arabic + 5 English seed questions
     PYTHONPATH=$PWD .venv/bin/python bench/llm_bench.py --ar 3 --en 2
+    PYTHONPATH=$PWD .venv/bin/python bench/llm_bench.py --arcd 100     # short-answer F1 vs extractive, ARCD train
+
+`--arcd N`: N ARCD-train questions spread evenly over the set (every len/N-th), each answered by `extractive`
+and by `llamacpp` over ARCD's own index (the one `sanad eval answers --arcd` builds), scored like `sanad eval
+answers` (short answer = the first line, token F1 against the gold spans), printed as it goes so a partial run
+still reports.
 
 Timing questions only (answerable seed questions, one per article and language, from eval/gold/seeds.jsonl;
 nothing is tuned on them). Load = reading the GGUF plus evaluating the fixed system prefix once. TTFT is the wall
@@ -43,12 +49,53 @@ def pick(lang: str, n: int) -> list[dict]:
     return spread
 
 
+def arcd(n: int, folder: Path, top_k: int | None) -> None:
+    from dataclasses import replace
+
+    from rag.evaluation.metrics import best_f1, contains_answer, first_line, short_answer
+    from rag.evaluation.squad import dataset_index, load_arcd
+    from rag.sanad import Sanad
+    from rag.settings import get_settings
+
+    settings = get_settings()
+    ds = load_arcd(folder)
+    retriever, _ = dataset_index(ds, settings)
+    sanad = Sanad(replace(settings, index_name=retriever.index.path.name))
+    qs = [q for q in ds.questions if q.answerable]
+    step = max(1, len(qs) // n)
+    qs = qs[::step][:n]
+    print(f"cpus={os.cpu_count()} load_avg={os.getloadavg()[0]:.2f} arcd questions={len(qs)} (every {step}th)")
+    sums = {"extractive": [0.0, 0, 0, 0.0], "llamacpp": [0.0, 0, 0, 0.0]}  # f1, first-line hits, refusals, seconds
+    for i, q in enumerate(qs, 1):
+        line = [f"{i:3d}"]
+        for b in sums:
+            t = time.perf_counter()
+            a = sanad.answer(q.question, backend=b, top_k=top_k)
+            dt = time.perf_counter() - t
+            short = "" if a.refused else short_answer(a.text)
+            f1 = best_f1(short, q.answers) if not a.refused else 0.0
+            s = sums[b]
+            s[0] += f1
+            s[1] += (not a.refused) and contains_answer(first_line(a.text), q.answers)
+            s[2] += a.refused
+            s[3] += dt
+            line.append(f"{b[:4]} f1={f1:.2f} ({s[0] / i:.3f}) {dt:.1f}s {short[:40]!r}")
+        print(" | ".join(line) + f" | gold={q.answers[0][:40]!r}", flush=True)
+    for b, s in sums.items():
+        print(f"{b}: n={len(qs)} short_f1={s[0] / len(qs):.3f} first_line_hit={s[1] / len(qs):.3f} "
+              f"refused={s[2]} mean_s={s[3] / len(qs):.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ar", type=int, default=10)
     ap.add_argument("--en", type=int, default=5)
     ap.add_argument("--top-k", type=int, default=None)
+    ap.add_argument("--arcd", type=int, default=0, help="ARCD-train questions to score instead (see above)")
+    ap.add_argument("--arcd-dir", type=Path, default=ROOT.parent / "shared" / "data" / "arcd-train")
     args = ap.parse_args()
+    if args.arcd:
+        return arcd(args.arcd, args.arcd_dir, args.top_k)
 
     from rag.llm.gguf import gguf_path
     from rag.sanad import sanad_for
