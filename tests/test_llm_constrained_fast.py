@@ -119,3 +119,29 @@ def test_merged_per_sentence_results_drop_a_lone_lead_in():
     assert m.text == "According to the articles: Lavrov met Kerry [1]."
     assert m.citations == [c] and m.report.kept == 1 and m.report.unsupported_sentences == 1
     assert _merge([lead]).text == ""
+
+
+def test_refusal_hook_uses_the_extractive_gate_when_it_is_there(monkeypatch):
+    """Both backends refuse the same questions once wt-refuse's gate (`extractive.analyse` +
+    `answerable.answerable`) is merged; without it, nothing is refused here."""
+    import sys
+    import types
+
+    from rag.answering import extractive
+
+    class Q:
+        search_text, lang = "سؤال", "ar"
+
+    if "rag.answering.answerable" not in sys.modules:
+        assert cb.refusal_hook(Q(), [], np.zeros(3), None) is None or hasattr(extractive, "analyse")
+    fake = types.ModuleType("rag.answering.answerable")
+    fake.answerable = lambda signals: signals == "answerable"
+    monkeypatch.setitem(sys.modules, "rag.answering.answerable", fake)
+    import rag.answering as pkg
+    monkeypatch.setattr(pkg, "answerable", fake, raising=False)
+    verdict = {"v": "answerable"}
+    monkeypatch.setattr(extractive, "analyse", lambda *a: types.SimpleNamespace(signals=verdict["v"]), raising=False)
+    res = types.SimpleNamespace(sentences=None)
+    assert cb.refusal_hook(Q(), [], np.zeros(3), res) is None
+    verdict["v"] = "not"
+    assert "answerability gate" in cb.refusal_hook(Q(), [], np.zeros(3), res)

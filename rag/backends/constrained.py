@@ -130,16 +130,25 @@ def decide(probs: np.ndarray, rank_scores: np.ndarray, w_rank: float = W_RANK) -
     return int(np.argmax(np.log(np.maximum(probs, 1e-12)) + w_rank * rank_scores))
 
 
-def refusal_hook(query, hits: list[Hit], ranked: list[tuple[Sentence, float]], chosen: Sentence,
-                 probs: tuple[float, ...]) -> str | None:
-    """Answerability, decided before anything is shown: a reason to refuse, or None to answer.
+def refusal_hook(query, hits: list[Hit], q_vec: np.ndarray, res: Resources) -> str | None:
+    """Answerability, decided before the model runs and before anything is shown: a reason to refuse, or None.
 
-    The extractive refusal gate (rag/answering/answerable.py, built on another branch) is the place for this: its
-    signals (passage and sentence cosines, coverage, answer-type fit, span confidence) are the same for this
-    backend's chosen sentence, and the model's probability of its choice (`probs`) can join them. Until it lands,
-    the pipeline's relevance threshold is the only refusal: a "none" option the model could choose was not
-    trusted (issue 10's trial: it picked a sentence for an out-of-scope question anyway)."""
-    return None
+    The extractive backend's refusal gate (rag/answering/answerable.py with `extractive.analyse`, built on the
+    wt-refuse branch) is used when present, so both backends refuse the same questions; its signals (passage and
+    sentence cosines, coverage, answer-type fit, span confidence) are retrieval's, not the model's. Without it the
+    pipeline's relevance threshold is the only refusal: a "none" option the model could choose is not trusted
+    (issue 10's trial: it picked a sentence for an out-of-scope question anyway). The model's probabilities of the
+    candidate numbers (`Decision.probs`) are recorded to join the gate's signals once there is data to fit them."""
+    analyse = getattr(extractive, "analyse", None)
+    try:
+        from rag.answering import answerable  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    gate = getattr(answerable, "answerable", None)
+    if analyse is None or gate is None:
+        return None
+    signals = analyse(query.search_text, query.lang, q_vec, hits, res.sentences).signals
+    return None if gate(signals) else "the articles do not answer this (answerability gate)"
 
 
 class ConstrainedLlamaBackend(LlamaCppBackend):
@@ -189,6 +198,9 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
         d.candidates = [c[1] for c in cands]
         d.seconds["rank"] = time.perf_counter() - t0
 
+        why = refusal_hook(query, hits, q_vec, res)
+        if why:
+            return Draft(hits, iter(()), quoted=[], refusal=why)
         llama, lock = self.llama(res.settings)
         rank_scores = np.array([c[2] for c in cands])
         t = time.perf_counter()
@@ -221,10 +233,6 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
                 return Draft(hits, iter(()), quoted=[], refusal="no span of the chosen sentence answers")
             start, end = sp.start, sp.end
             text = sentence.text[start:end]
-
-        why = refusal_hook(query, hits, ranked, sentence, d.probs)
-        if why:
-            return Draft(hits, iter(()), quoted=[], refusal=why)
 
         p = hits[sentence.passage_index].passage
         translation = ""
