@@ -69,6 +69,9 @@ class Citation:
     support: float = 0.0  # how well the quote supports the cited answer sentence (0..1)
     # The short answer's offsets inside the passage text, within start..end: a verbatim part of `quote`.
     span: tuple[int, int] | None = None
+    # The short answer in the question's language when it was translated from the span (e.g. English from an
+    # Arabic source); the span's own words stay in the answer beside it, so a reader sees what it came from.
+    translation: str = ""
 
 
 CHANGE_TEXT = {  # what each kind of verification change means, for people (CLI, UI, logs)

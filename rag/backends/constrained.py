@@ -1,0 +1,284 @@
+"""`llamacpp`: the local 1.5B model doing a job it can do. It never writes freely: retrieval's sentence ranking
+(the extractive backend's) shortlists CANDIDATES sentences across languages; a grammar lets the model only name
+one of them and copy a run of its words (rag/llm/constrained.py). The choice combines the model's own
+probabilities of the candidate numbers with retrieval's ranking. For an English question over an Arabic source, a
+second constrained step translates only the copied words; the translation is checked (its figures must be the
+span's) and shown beside the Arabic it came from. The whole short answer is decided and checked before any of
+it is streamed, so nothing shown is taken back.
+"""
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.answering import extractive, prompts
+from rag.answering import span as spans
+from rag.answering.evidence import Sentence
+from rag.backends.base import Draft, Resources
+from rag.backends.chat import LlamaCppBackend
+from rag.llm import constrained as cd
+from rag.text import arabic
+from rag.types import Citation, Hit
+
+CANDIDATES = 4  # sentences shown to the model (the trial: 4 numbered sentences, ~300 prompt tokens)
+# Weight of retrieval's ranking (z units, rag/answering/extractive.rank) against the model's log-probability of
+# each candidate number: cross-lingual questions are where the model alone picked wrong (issue 10's trial).
+W_RANK = 1.0
+SPAN_TOKENS = 40  # the copied words: at most MAX_WORDS words; the grammar ends them, this bounds the worst case
+TRANSLATION_TOKENS = 32
+_EDGE = spans._OPEN + spans._CLOSE
+_ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_NUMBER = re.compile(r"\d(?:[\d,.]*\d)?")
+
+
+@dataclass
+class Decision:
+    """What the backend decided for one question, for benchmarks and debugging (never shown as an answer)."""
+
+    candidates: list[str] = field(default_factory=list)
+    probs: tuple[float, ...] = ()  # the model's distribution over the candidate numbers
+    chosen: int = 0  # 1-based
+    raw: str = ""  # the constrained output
+    fallback: str = ""  # why the extractive span was used instead of the model's, if it was
+    translation: str = ""
+    translation_rejected: str = ""
+    prompt_tokens: int = 0  # the pick prompt, system prefix included (llama.cpp re-reads only what follows it)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def trim_span(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """The span without surrounding punctuation or quote marks (a name copied with its comma)."""
+    while start < end and (sentence[start] in _EDGE or sentence[start].isspace()):
+        start += 1
+    while end > start and (sentence[end - 1] in _EDGE or sentence[end - 1].isspace()):
+        end -= 1
+    return start, end
+
+
+def span_within(span_text: str, sentence: str) -> bool:
+    """The answer is a part of its sentence, compared after Arabic normalisation (the hard rule of this backend)."""
+    a = " ".join(arabic.normalize(span_text).split())
+    return bool(a) and a in " ".join(arabic.normalize(sentence).split())
+
+
+def numbers(text: str) -> list[str]:
+    """The figures in a text, digits only (Arabic-Indic digits read as 0-9, thousands separators dropped)."""
+    return sorted(m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(text.translate(_ARABIC_DIGITS)))
+
+
+def translation_problem(source: str, english: str) -> str:
+    """Why a translation of `source` cannot be shown ('' when it can): it must be Latin text stating exactly the
+    source's figures, and not much longer than the source (a small model that rambles has added something)."""
+    english = english.strip()
+    if not english or not re.search(r"[A-Za-z0-9]", english):
+        return "empty translation"
+    if numbers(source) != numbers(english):
+        return f"figures differ: {numbers(source)} vs {numbers(english)}"
+    if len(english.split()) > 2 * len(source.split()) + 4:
+        return "translation much longer than the source"
+    return ""
+
+
+# A name's consonants, as Latin classes, so a transliteration can be compared with the Arabic it renders
+# ("ستيفان دي مستورا" → stfndmstr ← "Staffan de Mistura"). Vowels, and letters that are often vowels (و ي ا h),
+# are left out; letters English spells alike fall together (p/b, v/f, z/s, g/j, q/c/k).
+_AR_SKELETON = str.maketrans({**{ch: "" for ch in "اأإآىءئؤةويعه"}, "ب": "b", "ت": "t", "ث": "t", "ج": "j",
+                              "ح": "", "خ": "k", "د": "d", "ذ": "d", "ر": "r", "ز": "s", "س": "s", "ش": "s",
+                              "ص": "s", "ض": "d", "ط": "t", "ظ": "s", "غ": "j", "ف": "f", "ق": "k", "ك": "k",
+                              "ل": "l", "م": "m", "ن": "n"})
+_LATIN_PAIRS = (("sh", "s"), ("ch", "s"), ("th", "t"), ("kh", "k"), ("gh", "j"), ("ph", "f"), ("x", "ks"))
+_LATIN_SKELETON = str.maketrans({**{ch: "" for ch in "aeiouywh"}, "p": "b", "v": "f", "z": "s", "g": "j",
+                                 "q": "k", "c": "k"})
+NAME_MATCH = 0.7  # difflib ratio of the two skeletons a transliterated name must reach
+
+
+def skeleton(text: str) -> str:
+    """The consonant skeleton of Arabic or Latin text (repeated letters once)."""
+    t = text.lower()
+    for a, b in _LATIN_PAIRS:
+        t = t.replace(a, b)
+    t = t.translate(_AR_SKELETON).translate(_LATIN_SKELETON)
+    t = re.sub(r"[^a-z]", "", t)
+    return re.sub(r"(.)\1+", r"\1", t)
+
+
+_PARTICLES = {"de", "di", "da", "al", "el", "bin", "ibn", "bint", "abu", "van", "von", "la", "le", "of", "the"}
+
+
+def looks_like_name(english: str) -> bool:
+    """Every word capitalised (name particles aside): a transliterated name, whose sound can be checked."""
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", english) if w.lower() not in _PARTICLES]
+    return bool(words) and all(w[0].isupper() for w in words)
+
+
+def name_problem(source: str, english: str) -> str:
+    """A transliterated name must sound like the Arabic it renders (checked on consonant skeletons)."""
+    from difflib import SequenceMatcher
+
+    a, b = skeleton(source), skeleton(english)
+    ratio = SequenceMatcher(None, a, b).ratio() if a and b else 0.0
+    return "" if ratio >= NAME_MATCH else f"the name does not render the Arabic ({b!r} vs {a!r}, {ratio:.2f})"
+
+
+def decide(probs: np.ndarray, rank_scores: np.ndarray, w_rank: float = W_RANK) -> int:
+    """The candidate (0-based) to copy from: the model's log-probability plus retrieval's ranking."""
+    return int(np.argmax(np.log(np.maximum(probs, 1e-12)) + w_rank * rank_scores))
+
+
+def refusal_hook(query, hits: list[Hit], q_vec: np.ndarray, res: Resources) -> str | None:
+    """Answerability, decided before the model runs and before anything is shown: a reason to refuse, or None.
+
+    The extractive backend's refusal gate (rag/answering/answerable.py with `extractive.analyse`, built on the
+    wt-refuse branch) is used when present, so both backends refuse the same questions; its signals (passage and
+    sentence cosines, coverage, answer-type fit, span confidence) are retrieval's, not the model's. Without it the
+    pipeline's relevance threshold is the only refusal: a "none" option the model could choose is not trusted
+    (issue 10's trial: it picked a sentence for an out-of-scope question anyway). The model's probabilities of the
+    candidate numbers (`Decision.probs`) are recorded to join the gate's signals once there is data to fit them."""
+    analyse = getattr(extractive, "analyse", None)
+    try:
+        from rag.answering import answerable  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    gate = getattr(answerable, "answerable", None)
+    if analyse is None or gate is None:
+        return None
+    signals = analyse(query.search_text, query.lang, q_vec, hits, res.sentences).signals
+    return None if gate(signals) else "the articles do not answer this (answerability gate)"
+
+
+class ConstrainedLlamaBackend(LlamaCppBackend):
+    """The local GGUF picking and copying under a grammar (rewrite of follow-ups: the chat model, as before)."""
+
+    name = "llamacpp"
+    heavy = True
+
+    def __init__(self, candidates: int = CANDIDATES, w_rank: float = W_RANK) -> None:
+        self.candidates = candidates
+        self.w_rank = w_rank
+        self.last: Decision | None = None  # the latest decision (benchmarks read it)
+        self._warm: set[str] = set()
+        self._warm_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ the model
+    def llama(self, settings):
+        from rag.llm.gguf import gguf_path
+        from rag.llm.llamacpp import _load_llama
+
+        path = str(gguf_path(settings))
+        llama, lock = _load_llama(path, settings.llm_context)
+        with self._warm_lock:
+            if path not in self._warm:  # read the fixed system prefix once, so the first question pays only its own part
+                with lock:
+                    cd.complete(llama, cd.chatml(prompts.PICK_SYSTEM, prompts.pick_user("?", ["."])),
+                                cd.choice_grammar(["."]), 1)
+                self._warm.add(path)
+        return llama, lock
+
+    # ------------------------------------------------------------------ answering
+    def generate(self, query, hits: list[Hit], res: Resources) -> Draft:
+        d = Decision()
+        self.last = d
+        t0 = time.perf_counter()
+        q_vec = res.embed_query(query.search_text)[0]
+        ranked = extractive.rank(query.search_text, query.lang, q_vec, hits, res.sentences)
+        cands: list[tuple[Sentence, str, float]] = []  # sentence, its text as shown (clipped), rank score
+        for s, rel in ranked:
+            shown = prompts.one_line_text(prompts.clip_sentence(s.text))
+            if shown and shown.split():
+                cands.append((s, shown, rel))
+            if len(cands) == self.candidates:
+                break
+        if not cands:
+            return Draft(hits, iter(()), quoted=[], refusal="no sentence answers the question")
+        d.candidates = [c[1] for c in cands]
+        d.seconds["rank"] = time.perf_counter() - t0
+
+        why = refusal_hook(query, hits, q_vec, res)
+        if why:
+            return Draft(hits, iter(()), quoted=[], refusal=why)
+        llama, lock = self.llama(res.settings)
+        rank_scores = np.array([c[2] for c in cands])
+        t = time.perf_counter()
+        with lock:
+            step = cd.FirstStep(cd.digit_token_ids(llama, len(cands)),
+                                lambda p: decide(p, rank_scores, self.w_rank))
+            prompt = cd.chatml(prompts.PICK_SYSTEM, prompts.pick_user(query.search_text, d.candidates))
+            d.prompt_tokens = len(llama.tokenize(prompt.encode(), special=True))
+            d.raw = cd.complete(llama, prompt, cd.choice_grammar(d.candidates), SPAN_TOKENS, logits_processor=step)
+        d.seconds["pick"] = time.perf_counter() - t
+        d.probs = tuple(float(x) for x in (step.probs if step.probs is not None else ()))
+        choice = cd.parse_choice(d.raw, d.candidates)
+        idx = (choice.number - 1) if choice else (step.chosen if step.chosen is not None else 0)
+        d.chosen = idx + 1
+        sentence, rel = cands[idx][0], cands[idx][2]
+
+        start = end = 0
+        if choice is not None:
+            start, end = trim_span(sentence.text, choice.start, choice.end)
+        text = sentence.text[start:end]
+        if not text:
+            d.fallback = "the model's output did not parse as a copied span"
+        elif not span_within(text, sentence.text):
+            d.fallback = "the model's span is not part of its sentence"
+        elif len(spans.tokenize(text)) > spans.MAX_WORDS:
+            d.fallback = f"the model's span is longer than {spans.MAX_WORDS} words"
+        if d.fallback:  # the extractive span of the same sentence: verbatim by construction
+            sp = spans.pick(query.search_text, sentence.text, query.lang)
+            if sp is None:
+                return Draft(hits, iter(()), quoted=[], refusal="no span of the chosen sentence answers")
+            start, end = sp.start, sp.end
+            text = sentence.text[start:end]
+
+        p = hits[sentence.passage_index].passage
+        translation = ""
+        if query.answer_lang == "en" and p.lang != "en":
+            t = time.perf_counter()
+            with lock:
+                english = cd.complete(llama, cd.chatml(prompts.PICK_SYSTEM, prompts.translate_user(text)),
+                                      cd.TRANSLATION_GRAMMAR, TRANSLATION_TOKENS).strip()
+            d.seconds["translate"] = time.perf_counter() - t
+            problem = translation_problem(text, english)
+            if not problem and looks_like_name(english):
+                problem = name_problem(text, english)
+            if problem:
+                d.translation_rejected = f"{english!r}: {problem}"
+            else:
+                translation = d.translation = english
+        pieces, citations = compose(sentence, rel, (start, end), translation, hits, query.answer_lang)
+        d.seconds["total"] = time.perf_counter() - t0
+        return Draft(hits, iter(pieces), quoted=citations)
+
+
+def compose(sentence: Sentence, rel: float, span: tuple[int, int], translation: str, hits: list[Hit],
+            language: str) -> tuple[list[str], list[Citation]]:
+    """The short answer on its own first line with its citation, then its sentence as the supporting quote. A
+    translated answer keeps the source's words beside it on the same line, marked as a translation."""
+    n = sentence.passage_index + 1
+    p = hits[sentence.passage_index].passage
+    s0, s1 = span
+    words = extractive.unmark(sentence.text[s0:s1])
+    cite = Citation(n, p.id, p.title, sentence.text, sentence.start, sentence.end, rel,
+                    span=(sentence.start + s0, sentence.start + s1), translation=translation)
+    quote = extractive.unmark(sentence.text).rstrip(" .")
+    if len(quote) > extractive.MAX_QUOTE_CHARS:
+        quote = quote[:extractive.MAX_QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
+    source_lang = extractive.LANGUAGE_NAMES.get(p.lang, p.lang)
+    if language == "en":
+        if translation:
+            head = f"{translation} (translated from the {source_lang}: “{words}”) [{n}]"
+        elif p.lang != "en":
+            head = f"{source_lang} source span: “{words}” [{n}]"
+        else:
+            head = f"{words} [{n}]"
+        return [head, "\n\nFrom the source:", f"\n- “{quote}” [{n}]"], [cite]
+    return [f"{words} [{n}]", "\n\nبحسب المقالات: ", f"{quote} [{n}]."], [cite]
+
+
+def model_probability(d: Decision) -> float:
+    """The model's probability of the number it was steered to (1.0 when it was not asked)."""
+    return d.probs[d.chosen - 1] if d.probs and d.chosen else math.nan
