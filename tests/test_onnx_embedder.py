@@ -24,11 +24,11 @@ INT8_MIN_COSINE = 0.99
 TEXTS = [
     ("أعلنت وزارة الصحة السعودية اليوم عن افتتاح مستشفى جديد في الرياض. ويضم المستشفى ثلاثمئة سرير! "
      "وقال الوزير إن المشروع يخدم أكثر من مليون نسمة؟"),
-    "The Saudi Ministry of Health opened a new hospital in Riyadh today. It has three hundred beds.",
+    "The football team won the league final in Jeddah last night. Fans celebrated until the morning.",
     "ارتفعت أسعار النفط في الأسواق العالمية.",
     "قصير",
 ]
-QUERIES = ["متى افتتح المستشفى الجديد في الرياض؟", "How many beds does the new hospital have?"]
+QUERIES = ["متى افتتح المستشفى الجديد في الرياض؟", "Who won the league final?"]
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +72,18 @@ def test_pooled_sentence_vectors_shape_order_and_meaning(engines):
     assert passages.shape == (len(TEXTS), 384) and sents.shape == (n, 384)
     np.testing.assert_allclose(passages, e.embed_passages(TEXTS), atol=1e-5)  # the same single pass
     assert np.allclose(np.linalg.norm(sents, axis=1), 1, atol=1e-5)
-    # In order: each pooled sentence vector is nearest to its own sentence embedded on its own.
+    # In order: each pooled sentence vector is close to its own sentence embedded on its own, closer than to any
+    # sentence of another passage (within a passage, context is shared: neighbours may come close).
     alone = ref.embed_passages([t[s:x] for t, sp in zip(TEXTS, spans) for s, x in sp])
-    assert list((sents @ alone.T).argmax(axis=1)) == list(range(n))
-    assert _cos(sents, alone).min() > 0.85
+    owner = np.repeat(np.arange(len(TEXTS)), [len(sp) for sp in spans])
+    sims = sents @ alone.T
+    assert np.diag(sims).min() > 0.85
+    for i in range(n):
+        assert sims[i, i] > sims[i, owner != owner[i]].max()
+    # Batch order does not leak: the same passages reversed give the same sentence vectors reversed per passage.
+    _, rev = e.embed_passages_and_sentences(TEXTS[::-1], spans[::-1])
+    back = np.concatenate([rev[owner[::-1] == k] for k in range(len(TEXTS))])
+    np.testing.assert_allclose(back, sents, atol=1e-5)
 
 
 def test_sentence_cut_off_by_truncation_is_embedded_on_its_own(engines):
