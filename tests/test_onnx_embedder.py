@@ -113,10 +113,10 @@ def test_onnx_engine_imports_no_torch(settings, engines):
     # A fresh process (cold start) on the ONNX engine: embedding must not pull in torch or transformers.
     code = (
         "import sys, json\n"
-        "from rag.embedding.embedders import get_embedder\n"
+        "from rag.embedding.embedders import embed_with_sentences, get_embedder\n"
         "e = get_embedder()\n"
         "v = e.embed_queries(['ما هي عاصمة السعودية؟'])\n"
-        "e.embed_passages_and_sentences(['الرياض عاصمة السعودية. وهي مدينة كبيرة.'], [[(0, 22), (23, 40)]])\n"
+        "embed_with_sentences(e, ['الرياض عاصمة السعودية. وهي مدينة كبيرة.'], [[(0, 22), (23, 40)]])\n"
         "print(json.dumps([e.model_id, v.shape[1], sorted(m for m in ('torch', 'transformers', "
         "'sentence_transformers') if m in sys.modules)]))\n"
     )
