@@ -128,13 +128,27 @@ def _unit(x) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+def load_embedder(name: str, models_dir: Path, engine: str | None = None, sentences: str | None = None) -> Embedder:
+    """One instance per (model, models folder, engine) per process: weights are immutable, so Sanad objects share
+    them. `engine` (SANAD_EMBED_ENGINE) runs e5-small on torch or ONNX Runtime (fp32 / int8); other models run on
+    torch. `sentences` (SANAD_EMBED_SENTENCES): ONNX sentence vectors "pooled" from the passage pass or
+    embedded "separate"ly."""
+    settings = get_settings() if engine is None or sentences is None else None
+    return _load_embedder(name, models_dir, engine or settings.embed_engine, sentences or settings.embed_sentences)
+
+
 @lru_cache(maxsize=4)
-def load_embedder(name: str, models_dir: Path) -> Embedder:
-    """One instance per (model, models folder) per process: weights are immutable, so Sanad objects share them."""
+def _load_embedder(name: str, models_dir: Path, engine: str, sentences: str) -> Embedder:
     if name == "e5-small":
         folder = ensure_e5_folder(models_dir)
         source = json.loads((folder / "sanad_source.json").read_text())
         model_id = f"multilingual-e5-small-q4@{source['sha256'][:12]}"
+        if engine.startswith("onnx"):
+            from rag.embedding.onnx import load_onnx_embedder
+
+            # The engine and precision are part of model_id: an index built by one is not searched by another.
+            return load_onnx_embedder(folder, "int8" if engine == "onnx-int8" else "fp32", model_id,
+                                      pool_sentences=sentences == "pooled")
         return SentenceTransformerEmbedder(folder, model_id, "query: ", "passage: ")
     if name == "use-multilingual":
         return UniversalSentenceEncoderEmbedder()
@@ -150,4 +164,4 @@ def load_embedder(name: str, models_dir: Path) -> Embedder:
 def get_embedder(settings: Settings | None = None) -> Embedder:
     """The configured embedder, loaded once per process."""
     settings = settings or get_settings()
-    return load_embedder(settings.embed_model, settings.models_dir)
+    return load_embedder(settings.embed_model, settings.models_dir, settings.embed_engine, settings.embed_sentences)
