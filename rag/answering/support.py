@@ -373,7 +373,10 @@ def adds_negation(claim: str, source: str) -> bool:
 
 
 def drops_refusal(claim: str, source: str) -> bool:
-    """The source refuses or denies and the claim does not say so: "Syria agreed" for "سوريا رفضت"."""
+    """The source refuses or denies and the claim does not say so: "Syria agreed" for "سوريا رفضت". Only when
+    the claim covers much of the source: a long source sentence may refuse in a clause the claim leaves out."""
+    if len(_WORD.findall(source)) > 3 * len(_WORD.findall(claim)):
+        return False
     return "refuse" in _negators(source) and "refuse" not in _negators(claim)
 
 

@@ -7,6 +7,7 @@ one; drop sentences no passage supports. The result says what was changed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,6 +76,21 @@ def invented_words(claim_tokens: list[str], known: set[str], same_language: bool
     return novel if numbers or (len(novel) >= 2 and len(novel) >= len(claim_tokens) / 6) else []
 
 
+def invented_name(claim: str, known: set[str], pieces: Callable[[str], int]) -> list[str]:
+    """Two neighbouring words, each unknown to every shown source (and the question) and each rare enough for
+    the embedder's vocabulary to split it (`pieces` ≥ 2): a name put in place of the one the source gives
+    ("ريكس تيلرسن" for "غينادي غاتيلوف"). A paraphrase swaps common words, one at a time."""
+    def odd(word: str) -> bool:
+        toks = arabic.analyze(word)
+        return bool(toks) and not any(t in known for t in toks) and pieces(word) >= 2
+
+    words = re.findall(r"\w+", claim)
+    for a, b in zip(words, words[1:]):
+        if odd(a) and odd(b):
+            return [a, b]
+    return []
+
+
 def verify(answer_text: str, hits: list[Hit], sentences: SentenceVectors, question: str = "",
            echo_words: str = "") -> Verified:
     """Check a free-text answer claim by claim. `echo_words`: the generator's own prompt, whose words a small
@@ -124,7 +140,12 @@ def verify(answer_text: str, hits: list[Hit], sentences: SentenceVectors, questi
             report.changes.append(Change("invented", claim, cited=tuple(in_range),
                                          words=tuple(r.split(" ", 1)[-1] for r in shortest[:4])))
             continue
-        invented = invented_words(tokens, known, same_language) if same_language and CHECK_NOVEL_WORDS else []
+        if not same_language:
+            invented = []
+        elif CHECK_NOVEL_WORDS:
+            invented = invented_words(tokens, known, True)
+        else:
+            invented = invented_name(claim, known, sentences.embedder.count_tokens)
         if invented:
             report.unsupported_sentences += 1
             report.changes.append(Change("invented", claim, cited=tuple(in_range), words=tuple(invented[:4])))
