@@ -145,3 +145,12 @@ def test_refusal_hook_uses_the_extractive_gate_when_it_is_there(monkeypatch):
     assert cb.refusal_hook(Q(), [], np.zeros(3), res) is None
     verdict["v"] = "not"
     assert "answerability gate" in cb.refusal_hook(Q(), [], np.zeros(3), res)
+
+
+def test_a_run_on_span_is_cut_at_its_first_clause_mark():
+    from rag.backends.constrained import first_clause
+
+    s = "قال المبعوث ستيفان دي ميستورا، أمس، إنه يسعى لعقد جولة ثالثة في جنيف بين الأطراف السورية"
+    start = s.index("ستيفان")
+    assert s[slice(*first_clause(s, start, len(s)))] == "ستيفان دي ميستورا"
+    assert first_clause("no mark here at all", 3, 12) == (3, 12)

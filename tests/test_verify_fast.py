@@ -25,6 +25,9 @@ class NoEmbedder:
 
     embed_passages = embed_queries
 
+    def count_tokens(self, text):  # the tokenizer is cheap and model-free: word rarity may ask it
+        return 2
+
 
 NO_MODEL = SentenceVectors(NoEmbedder())
 

@@ -50,7 +50,7 @@ def signals(hits, cos: np.ndarray, cov: np.ndarray, chosen: int | None, kind: st
     top_cos = float(cos.max()) if len(cos) else 0.0
     c = chosen if chosen is not None and len(cos) else None
     return Signals(
-        top_dense=dense[0], dense_margin=dense[0] - dense[1], fused_margin=fused[0] - fused[1] if len(hits) > 1 else 0.0,
+        top_dense=dense[0], dense_margin=dense[0] - dense[1] if len(hits) > 1 else 0.0, fused_margin=fused[0] - fused[1] if len(hits) > 1 else 0.0,
         bm25_top=math.log1p(max(0.0, hits[0].bm25 or 0.0)) if hits else 0.0,
         best_cos=float(cos[c]) if c is not None else 0.0, top_cos=top_cos,
         cos_gap=top_cos - float(np.median(cos)) if len(cos) else 0.0,
@@ -68,7 +68,8 @@ class Gate:
     threshold: float  # answer when P(answerable) >= threshold
 
     def probability(self, s: Signals) -> float:
-        z = (vector(s) - np.array(self.mean)) / np.array(self.scale)
+        # Clipped: a signal far outside what the gate was fitted on (a one-article index) must not decide alone.
+        z = np.clip((vector(s) - np.array(self.mean)) / np.array(self.scale), -3.0, 3.0)
         return float(1.0 / (1.0 + math.exp(-(z @ np.array(self.weights) + self.bias))))
 
     def answerable(self, s: Signals) -> bool:

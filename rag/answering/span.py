@@ -49,6 +49,8 @@ _NUMBER_WORDS = {arabic.normalize(w) for w in """واحد واحدة اثنان 
     سبعون سبعين ثمانون ثمانين تسعون تسعين مائة مئة مئات مائتان مائتين ألف ألفا آلاف ألفين مليون ملايين مليونا مليار
     مليارات نصف ربع ثلث بالمئة بالمائة المئة المائة % one two three four five six seven eight nine ten eleven twelve
     twenty thirty forty fifty hundred hundreds thousand thousands million millions billion percent""".split()}
+# Hundreds are written as one word: ثلاثمئة, خمسمائة.
+_NUMBER_WORDS |= {arabic.normalize(a + b) for a in "ثلاث أربع خمس ست سبع ثمان تسع".split() for b in ("مئة", "مائة")}
 _DIGIT = re.compile(r"[0-9\u0660-\u0669\u06F0-\u06F9]")
 _YEAR = re.compile(r"^[0-9\u0660-\u0669]{3,4}$")
 _CLAUSE_END = re.compile(r"[،,.;؛:!?؟)\]»”\"]$")

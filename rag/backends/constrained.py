@@ -51,6 +51,9 @@ class Decision:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+_CLAUSE_MARK = re.compile(r"[،,؛;:]")
+
+
 def trim_span(sentence: str, start: int, end: int) -> tuple[int, int]:
     """The span without surrounding punctuation or quote marks (a name copied with its comma)."""
     while start < end and (sentence[start] in _EDGE or sentence[start].isspace()):
@@ -58,6 +61,13 @@ def trim_span(sentence: str, start: int, end: int) -> tuple[int, int]:
     while end > start and (sentence[end - 1] in _EDGE or sentence[end - 1].isspace()):
         end -= 1
     return start, end
+
+
+def first_clause(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """A run-on span cut at its first clause mark: a small model that copies on past the answer
+    ("ستيفان دي ميستورا، أمس، إنه يسعى ...") starts with it."""
+    m = _CLAUSE_MARK.search(sentence, start, end)
+    return trim_span(sentence, start, m.start()) if m else (start, end)
 
 
 def span_within(span_text: str, sentence: str) -> bool:
@@ -220,6 +230,8 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
         start = end = 0
         if choice is not None:
             start, end = trim_span(sentence.text, choice.start, choice.end)
+            if len(spans.tokenize(sentence.text[start:end])) > spans.MAX_WORDS:
+                start, end = first_clause(sentence.text, start, end)
         text = sentence.text[start:end]
         if not text:
             d.fallback = "the model's output did not parse as a copied span"
