@@ -42,8 +42,6 @@ def test_openai_backend_answers_with_verified_citations(retriever, openai_settin
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="issue 10: the 1.5B model writes English free text with invented figures "
-                   "(e.g. '27 February 2015'), which verification rightly removes, so it refuses")
 def test_llamacpp_backend_answers_english_over_arabic(retriever, llamacpp_settings):
     a = answer("When did the ceasefire agreed by Moscow and Washington come into force?", backend="llamacpp",
                settings=llamacpp_settings, top_k=3)
