@@ -154,3 +154,10 @@ def test_a_run_on_span_is_cut_at_its_first_clause_mark():
     start = s.index("ستيفان")
     assert s[slice(*first_clause(s, start, len(s)))] == "ستيفان دي ميستورا"
     assert first_clause("no mark here at all", 3, 12) == (3, 12)
+
+
+def test_a_label_the_model_echoes_is_not_part_of_the_translation():
+    from rag.backends.constrained import _LABEL
+
+    assert _LABEL.sub("", "Arabic: Alexey Borodavkin") == "Alexey Borodavkin"
+    assert _LABEL.sub("", "Staffan de Mistura") == "Staffan de Mistura"

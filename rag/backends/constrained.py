@@ -52,6 +52,7 @@ class Decision:
 
 
 _CLAUSE_MARK = re.compile(r"[،,؛;:]")
+_LABEL = re.compile(r"^\s*(?:arabic|english|translation)\s*:\s*", re.IGNORECASE)
 
 
 def trim_span(sentence: str, start: int, end: int) -> tuple[int, int]:
@@ -253,6 +254,7 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
             with lock:
                 english = cd.complete(llama, cd.chatml(prompts.PICK_SYSTEM, prompts.translate_user(text)),
                                       cd.TRANSLATION_GRAMMAR, TRANSLATION_TOKENS).strip()
+            english = _LABEL.sub("", english)  # the model sometimes echoes a label: "Arabic: Alexey ..."
             d.seconds["translate"] = time.perf_counter() - t
             problem = translation_problem(text, english)
             if not problem and looks_like_name(english):
