@@ -181,8 +181,10 @@ class Retriever:
         ranked = fusion.fuse(cand, dense, bm[cand], eligible, self.dense_weight, bonus)[:k * FOLD_DEPTH]
         dense_of = dict(zip(cand.tolist(), dense.tolist()))
         # The same story from several outlets shows once, "also reported by" the others.
+        # Grouped by outlet: one outlet's near-identical articles (ARCD's Wikipedia revisions, a site's updates)
+        # are each shown; folding them hid the asked one (ARCD fused MRR@10 0.857 → 0.839, English below dense).
         into = fusion.fold_same_story([self.index.passages[i].text for i, _ in ranked],
-                                      [self.index.passages[i].article_id for i, _ in ranked])
+                                      [self.outlets[i] or self.index.passages[i].article_id for i, _ in ranked])
         also: dict[int, list[str]] = {}
         for j, t in enumerate(into):
             outlet = self.outlets[ranked[t][0]]
