@@ -1,6 +1,7 @@
 """The `sanad` command: build and inspect indexes, search, ask, serve the UI, evaluate."""
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -339,6 +340,12 @@ def _optional_ray_address(args: list[str]) -> list[str]:
             for i, a in enumerate(args)]
 
 
+def _aborts(click) -> tuple[type[BaseException], ...]:
+    """click's Abort, where this click has one (typer's vendored click does not)."""
+    abort = getattr(click.exceptions, "Abort", None)
+    return (abort,) if isinstance(abort, type) else ()
+
+
 def main() -> None:
     """Entry point: user errors (bad options and settings included) become one clear line and exit code 2,
     never a traceback or a usage panel."""
@@ -365,8 +372,11 @@ def main() -> None:
     except click.exceptions.ClickException as exc:
         print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, *_aborts(click)):
         rc = 130
+    except BrokenPipeError:  # `sanad ... | head`: the reader left; nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     if rc == 130:
         err.print("interrupted; the previous index is intact")
     if isinstance(rc, int) and rc:
