@@ -3,21 +3,16 @@ small model can go wrong: a true sentence copied from the best passage, then an 
 no source has), streamed a few characters at a time."""
 from __future__ import annotations
 
+from scripted_backend import ScriptedBackend
+
 from rag.backends import Draft
 from rag.ingest.chunking import sentence_spans
 
 INVENTED = "Rex Tillerson signed it in Pyongyang on 3 March 1999 with 4000 troops [1]."
 
 
-class InventingBackend:
+class InventingBackend(ScriptedBackend):
     name = "inventing"
-    heavy = False
-
-    def available(self, settings) -> bool:
-        return True
-
-    def rewrite(self, query, res) -> str | None:
-        return None
 
     def generate(self, query, hits, res) -> Draft:
         p = hits[0].passage

@@ -48,24 +48,25 @@ def _settings():
 
 
 def _load_gold(path: Path):
-    from rag.evaluation.gold import GoldError, load_gold
+    from rag.evaluation.gold import load_gold
 
-    if not path.exists():
-        _fail(f"{path}: no such gold file")
-    try:
-        return load_gold(path)
-    except GoldError as exc:
-        _fail(str(exc))
+    return _read_gold(path, load_gold)
 
 
 def _load_news(path: Path) -> list[dict]:
-    from rag.evaluation.gold import GoldError
     from rag.evaluation.news import load_news_gold
+
+    return _read_gold(path, load_news_gold)
+
+
+def _read_gold(path: Path, loader):
+    """A gold file read by `loader`; a missing or malformed file is one line, exit 2."""
+    from rag.evaluation.gold import GoldError
 
     if not path.exists():
         _fail(f"{path}: no such gold file")
     try:
-        return load_news_gold(path)
+        return loader(path)
     except GoldError as exc:
         _fail(str(exc))
 
