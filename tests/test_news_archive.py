@@ -18,7 +18,8 @@ if not ARCHIVE.exists():
     ARCHIVE = Path("/work/shared/data/saudinewsnet/articles.jsonl.gz")
 HIT = re.compile(r"^\d+\. .*?\s(\S+)\s+(\d{4}-\d{2}-\d{2})\s+score=", re.M)
 
-pytestmark = pytest.mark.skipif(not ARCHIVE.exists(), reason="SaudiNewsNet archive not present (../shared/data)")
+# Under CI the archive is beside the checkout: missing there is a failure, not a skip.
+pytestmark = pytest.mark.skipif(not ARCHIVE.exists() and not os.environ.get("CI"), reason="SaudiNewsNet archive not present (../shared/data)")
 
 
 def _slice(per_month: int = 10) -> list[dict]:
