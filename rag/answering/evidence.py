@@ -63,16 +63,26 @@ class SentenceVectors:
         self.capacity = capacity
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self._indexed: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # passage id → (rows, vectors) from an index
+        # An index's own sentence data: passage id → position, each passage's first row, rows, vectors. Sliced
+        # per passage on demand, so attaching a 100k-passage archive costs one dict, not 100k memmap slices.
+        self._positions: dict[str, int] = {}
+        self._starts = self._rows = self._vectors = None
 
     def attach(self, rows: np.ndarray, vectors: np.ndarray, passage_ids: list[str]) -> None:
         """Serve sentence vectors an index already holds, instead of embedding them again."""
-        starts = np.searchsorted(rows[:, 0], np.arange(len(passage_ids) + 1))
-        for i, pid in enumerate(passage_ids):
-            self._indexed[pid] = (rows[starts[i]:starts[i + 1], 1:], vectors[starts[i]:starts[i + 1]])
+        self._starts = np.searchsorted(np.asarray(rows[:, 0]), np.arange(len(passage_ids) + 1))
+        self._rows, self._vectors = rows, vectors
+        self._positions = {pid: i for i, pid in enumerate(passage_ids)}
+
+    def _indexed(self, passage_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        i = self._positions.get(passage_id)
+        if i is None:
+            return None
+        lo, hi = self._starts[i], self._starts[i + 1]
+        return np.asarray(self._rows[lo:hi, 1:]), np.asarray(self._vectors[lo:hi], np.float32)
 
     def for_passage(self, passage: Passage) -> np.ndarray:
-        indexed = self._indexed.get(passage.id)
+        indexed = self._indexed(passage.id)
         if indexed is not None:
             spans = np.array(sentence_spans(passage.text), dtype=np.int32).reshape(-1, 2)
             if spans.shape == indexed[0].shape and (spans == indexed[0]).all():  # not a trimmed copy

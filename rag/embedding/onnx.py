@@ -11,6 +11,7 @@ vectors cost no second pass.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -178,9 +179,6 @@ class OnnxEmbedder:
         self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_TOKENS)
-        self._plain = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
-        self._plain.no_padding()
-        self._plain.no_truncation()
         self.dim = int(json.loads((self.folder / "config.json").read_text())["hidden_size"])
         if not self.pool_sentences:  # embed_with_sentences then embeds sentences as texts of their own
             self.embed_passages_and_sentences = None  # type: ignore[assignment]
@@ -193,7 +191,17 @@ class OnnxEmbedder:
         return self._embed([self.passage_prefix + t for t in texts], batch_size, progress)[0]
 
     def count_tokens(self, text: str) -> int:
-        return len(self._plain.encode(text, add_special_tokens=False).ids)
+        return len(self._plain_tokenizer.encode(text, add_special_tokens=False).ids)
+
+    @functools.cached_property
+    def _plain_tokenizer(self):
+        """An untruncated copy for counting, loaded on first use (a second load costs ~1 s at start-up)."""
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+        tok.no_padding()
+        tok.no_truncation()
+        return tok
 
     def embed_passages_and_sentences(self, texts: list[str], spans: list[list[tuple[int, int]]], progress=None,
                                      batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -267,7 +275,10 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 def load_onnx_embedder(folder: Path, precision: str, base_id: str, pool_sentences: bool = True) -> OnnxEmbedder:
     model_file = ensure_onnx(folder, precision)
-    return OnnxEmbedder(folder, model_file, f"{base_id}+onnx-{precision}", pool_sentences=pool_sentences)
+    # fp32 computes torch's vectors (cosine ≥ 0.999, the same rankings), so it keeps torch's model_id: indexes
+    # built by either are searched by either. int8 vectors differ: their own id, their own indexes.
+    model_id = base_id if precision == "fp32" else f"{base_id}+onnx-{precision}"
+    return OnnxEmbedder(folder, model_file, model_id, pool_sentences=pool_sentences)
 
 
 if __name__ == "__main__":  # the export child: python -m rag.embedding.onnx <folder> <precision>

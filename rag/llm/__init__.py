@@ -7,10 +7,16 @@
 | `openai_compat.py` | any OpenAI-compatible server as a LangChain chat model |
 | `errors.py` | run a chat model; every failure becomes a one-line `LLMError` |
 """
-from rag.llm.errors import invoke_text, stream_text
-from rag.llm.gguf import gguf_path, install_llm
-from rag.llm.llamacpp import llama_cpp_importable, llamacpp_chat
-from rag.llm.openai_compat import openai_chat
+# Imported on first use (PEP 562): `llamacpp` pulls in LangChain (~0.4 s), which `sanad search` never needs.
+_HOMES = {"invoke_text": "errors", "stream_text": "errors", "gguf_path": "gguf", "install_llm": "gguf",
+          "llama_cpp_importable": "llamacpp", "llamacpp_chat": "llamacpp", "openai_chat": "openai_compat"}
 
-__all__ = ["gguf_path", "install_llm", "invoke_text", "stream_text", "llama_cpp_importable", "llamacpp_chat",
-           "openai_chat"]
+__all__ = list(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'rag.llm' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"rag.llm.{_HOMES[name]}"), name)

@@ -65,8 +65,11 @@ class Retriever:
         arts = [self.articles.get(p.article_id) for p in self.index.passages]
         self.outlets = np.array([((a.source if a else "") or p.source).lower()
                                  for a, p in zip(arts, self.index.passages)], dtype=object)
-        self.dates = np.array([iso_date(a.date) if a else "" for a in arts], dtype=object)
-        self.days = np.array([_day(d) for d in self.dates], np.int64)
+        # Dates parsed once per article, not per passage (an archive has ~4 passages an article).
+        article_dates = {a.id: iso_date(a.date) for a in self.index.articles}
+        article_days = {k: _day(v) for k, v in article_dates.items()}
+        self.dates = np.array([article_dates.get(p.article_id, "") for p in self.index.passages], dtype=object)
+        self.days = np.array([article_days.get(p.article_id, -1) for p in self.index.passages], np.int64)
         if self.sentences is not None:
             self.sentences.attach(self.index.sentence_rows, self.index.sentence_vectors,
                                   [p.id for p in self.index.passages])
