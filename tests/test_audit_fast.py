@@ -1,0 +1,35 @@
+"""The answer audit (issue 10): figures, Arabic words and Latin names an answer shows must come from the shown
+passages. Pure functions, no model."""
+from __future__ import annotations
+
+import pytest
+
+from rag.evaluation.audit import audit, names, renders
+
+pytestmark = pytest.mark.fast
+
+SOURCE = "قال المبعوث الأممي إلى سوريا ستيفان دي ميستورا إن 12 ألف شخص غادروا حلب يوم الأحد."
+
+
+def test_a_copied_span_and_a_faithful_translation_pass():
+    ar = "ستيفان دي ميستورا [1]\n\nبحسب المقالات: قال المبعوث الأممي إلى سوريا ستيفان دي ميستورا [1]."
+    en = ("Staffan de Mistura (translated from the Arabic: “ستيفان دي ميستورا”) [1]\n\nFrom the source:\n"
+          "- “قال المبعوث الأممي إلى سوريا ستيفان دي ميستورا إن 12 ألف شخص” [1]")
+    assert audit("q", ar, [SOURCE]).unsupported == []
+    assert audit("q", en, [SOURCE]).unsupported == []
+
+
+def test_an_invented_name_figure_or_word_is_flagged():
+    assert audit("q", "The UN envoy to Syria is Sergey Lavrov [1]", [SOURCE]).unsupported == ["name Sergey Lavrov"]
+    assert audit("q", "About 15 thousand people left [1]", [SOURCE]).unsupported == ["figure 15"]
+    assert audit("q", "غادر 12 ألف شخص مدينة دمشق [1]", [SOURCE]).unsupported == ["word دمشق", "word مدينه"]
+
+
+def test_arabic_indic_digits_and_citation_markers_are_not_figures():
+    assert audit("q", "غادر ١٢ ألف شخص [1]", [SOURCE]).unsupported == []
+
+
+def test_names_skip_sentence_openers_and_renders_checks_the_sound():
+    assert names("The envoy Staffan de Mistura said") == ["Staffan de Mistura"]
+    assert renders("Halab", ["غادروا حلب يوم الأحد"]) and renders("Aleppo", ["غادروا حلب يوم الأحد"])
+    assert not renders("Damascus", ["غادروا حلب يوم الأحد"])
