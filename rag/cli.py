@@ -288,6 +288,13 @@ def models_prepare() -> None:
     settings = get_settings()
     folder = ensure_e5_folder(settings.models_dir)
     console.print(f"embedding model: {folder}")
+    if settings.embed_model == "e5-small" and settings.embed_engine.startswith("onnx"):
+        from rag.embedding.onnx import ensure_onnx, onnx_path
+
+        precision = "int8" if settings.embed_engine == "onnx-int8" else "fp32"
+        if not onnx_path(folder, precision).exists():
+            console.print(f"exporting it to ONNX Runtime ({precision}, once; about a minute)")
+        console.print(f"engine: {settings.embed_engine} ({ensure_onnx(folder, precision)})")
     with _progress() as bar:
         task = bar.add_task("building the default index", total=None)
         report = sanad_for(settings).ensure_index(progress=lambda d, t: bar.update(task, completed=d, total=t))

@@ -231,6 +231,8 @@ def answers_cmd(
                                        "the refusal gate)")] = "all",
     extra: Annotated[list[Path] | None, typer.Option(help="More gold JSONL to ask too (e.g. "
                                                        "eval/gold/seeds_unanswerable.jsonl)")] = None,
+    questions_en: Annotated[Path | None, typer.Option(help="With --arcd: English translations of its questions "
+                                                      "(e.g. eval/gold/arcd_en.jsonl), asked too")] = None,
 ) -> None:
     """Short answer (EM/F1, first-line hit), citation validity and precision, evidence recall, answer
     correctness, refusals (unanswerable F1), latency — per question language."""
@@ -246,7 +248,7 @@ def answers_cmd(
 
         if split not in ("all", "fit", "heldout"):
             _fail(f"--split must be all, fit or heldout, not {split!r}")
-        name, qs, _, index_path, _ = _dataset(None, None, None, arcd, None, settings)
+        name, qs, _, index_path, _ = _dataset(None, None, None, arcd, questions_en, settings)
         settings = replace(settings, index_name=index_path.name)  # the dataset's own index, built by _dataset
         sanad = Sanad(settings)
         answer_fn = sanad.answer

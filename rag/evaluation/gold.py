@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rag.errors import SanadError
 from rag.text.arabic import normalize
@@ -107,18 +109,25 @@ def load_gold(path: Path) -> list[GoldQuestion]:
     return out
 
 
-def _rows(path: Path):
+def json_lines(path: Path) -> Iterator[tuple[int, Any, str]]:
+    """(line number, parsed value, '' or why the line is not JSON) for each non-blank line of a JSONL file."""
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                yield n, json.loads(line), ""
             except json.JSONDecodeError as exc:
-                raise GoldError(f"{path}:{n}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise GoldError(f"{path}:{n}: not a JSON object")
-            yield n, row
+                yield n, None, f"not JSON ({exc.msg})"
+
+
+def _rows(path: Path):
+    for n, row, problem in json_lines(path):
+        if problem:
+            raise GoldError(f"{path}:{n}: {problem}")
+        if not isinstance(row, dict):
+            raise GoldError(f"{path}:{n}: not a JSON object")
+        yield n, row
 
 
 def _to_question(row: dict) -> GoldQuestion:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.evaluation.gold import GoldError, GoldQuestion, fold, words
+from rag.evaluation.gold import GoldError, GoldQuestion, fold, json_lines, words
 
 FIELDS = ("id", "question", "lang", "article_id", "evidence", "answer", "answerable", "outlet", "date")
 JUDGED = ("relevant_article_ids", "relevant_urls")
@@ -35,23 +35,18 @@ class ArchiveArticle:
 def read_rows(path: Path) -> list[dict]:
     """The gold rows, schema-checked; GoldError names the line and id of every malformed row."""
     rows, problems, seen = [], [], set()
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(f"{path.name}:{n}: not JSON ({exc.msg})")
-                continue
-            where = f"{path.name}:{n} ({row.get('id', '?') if isinstance(row, dict) else '?'})"
-            for p in row_problems(row):
-                problems.append(f"{where}: {p}")
-            if isinstance(row, dict):
-                if row.get("id") in seen:
-                    problems.append(f"{where}: duplicate id")
-                seen.add(row.get("id"))
-                rows.append(row)
+    for n, row, problem in json_lines(path):
+        if problem:
+            problems.append(f"{path.name}:{n}: {problem}")
+            continue
+        where = f"{path.name}:{n} ({row.get('id', '?') if isinstance(row, dict) else '?'})"
+        for p in row_problems(row):
+            problems.append(f"{where}: {p}")
+        if isinstance(row, dict):
+            if row.get("id") in seen:
+                problems.append(f"{where}: duplicate id")
+            seen.add(row.get("id"))
+            rows.append(row)
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise GoldError("; ".join(problems[:5]) + more)

@@ -47,7 +47,8 @@ def retrieval_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-ANSWER_COLUMNS = ["n", "errors", "short_em", "short_f1", "first_line_hit", "short_words_mean", "citation_validity",
+ANSWER_COLUMNS = ["n", "errors", "short_em", "short_f1", "first_line_hit", "first_quote_hit", "answered_translated",
+                  "short_words_mean", "citation_validity",
                   "citation_precision", "evidence_recall", "answer_contains_gold", "answer_or_citation_contains_gold", "token_f1", "refusal_precision", "refusal_recall",
                   "unanswerable_f1", "false_refusals", "answerable_refused", "latency_p50_s", "latency_p95_s"]
 

@@ -161,6 +161,10 @@ def score_answer(q: GoldQuestion, a, seconds: float) -> dict:
         "short": short, "short_em": bool(answered and exact_match(short, q.answers)),
         "short_f1": round(best_f1(short, q.answers), 4) if answered else 0.0,
         "first_line_hit": bool(answered and contains_answer(first_line(a.text), q.answers)),
+        # Issue 10's English rows: the gold answer is in the first cited quote; the short answer was translated
+        # (a checked translation of the span, shown beside the source's words).
+        "first_quote_hit": bool(answered and a.citations and contains_answer(a.citations[0].quote, q.answers)),
+        "translated": bool(not refused and a.citations and getattr(a.citations[0], "translation", "")),
         "latency_s": round(seconds, 4), "timings": dict(getattr(a, "timings", {}) or {}),
     }
 
@@ -196,6 +200,8 @@ def _answer_metrics(rows: list[dict]) -> dict:
         "short_em": _r(ratio(sum(r.get("short_em", False) for r in ans), len(ans))),
         "short_f1": _r(sum(r.get("short_f1", 0.0) for r in ans) / len(ans)) if ans else float("nan"),
         "first_line_hit": _r(ratio(sum(r.get("first_line_hit", False) for r in ans), len(ans))),
+        "first_quote_hit": _r(ratio(sum(r.get("first_quote_hit", False) for r in ans), len(ans))),
+        "answered_translated": _r(ratio(sum(r.get("translated", False) for r in ans), len(ans))),
         "short_words_mean": _r(sum(len(r.get("short", "").split()) for r in ans if not r["refused"])
                                / max(1, sum(not r["refused"] for r in ans))),
         "false_refusals": sum(r["refused"] for r in ans),
