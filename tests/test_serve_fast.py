@@ -129,3 +129,14 @@ def test_recall_at_counts_the_exact_top_k_found():
     exact = np.array([[1, 2, 3, 4]])
     assert ann.recall_at(np.array([[4, 3, 9, 8]]), exact, k=4) == 0.5
     assert ann.recall_at(np.array([[1, 2, 3, 4]]), exact, k=4) == 1.0
+
+
+def test_an_index_from_the_old_onnx_fp32_id_is_the_same_model(tmp_path, monkeypatch):
+    # ONNX fp32 computes torch's vectors; its indexes once carried "+onnx-fp32" and must still load as that model.
+    import json
+
+    idx = _build(tmp_path / "old", 20, monkeypatch, exact_max=10_000)
+    m = json.loads((idx.path / "manifest.json").read_text())
+    m["model_id"] += "+onnx-fp32"
+    (idx.path / "manifest.json").write_text(json.dumps(m))
+    assert load_index(idx.path, HashEmbedder().model_id).model_id == HashEmbedder().model_id

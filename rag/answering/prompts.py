@@ -4,12 +4,14 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from functools import lru_cache
-
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from typing import TYPE_CHECKING
 
 from rag.ingest.chunking import sentence_spans
 from rag.text.injection import neutralise
 from rag.types import Hit
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
 
 SYSTEM = {
     "en": (
@@ -103,6 +105,8 @@ def pack_sources(hits: list[Hit], budget: int) -> tuple[str, list[Hit]]:
 
 def build_messages(question: str, hits: list[Hit], language: str, context_tokens: int,
                    answer_tokens: int) -> tuple[list[BaseMessage], list[Hit]]:
+    from langchain_core.messages import HumanMessage, SystemMessage  # here: `sanad search` never loads LangChain
+
     system = SYSTEM[language]
     overhead = count_tokens(system) + count_tokens(question) + 64
     sources, shown = pack_sources(hits, max(256, context_tokens - answer_tokens - overhead))

@@ -107,6 +107,9 @@ def _parse_manifest(path: Path) -> dict:
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict) or not all(isinstance(v, str) and store_version(v) for v in files.values()):
         raise ValueError("manifest.json is not an index manifest")
+    # Indexes written while ONNX fp32 had an id of its own: it computes torch's vectors, so they are the same model.
+    if isinstance(manifest.get("model_id"), str):
+        manifest["model_id"] = manifest["model_id"].removesuffix("+onnx-fp32")
     return manifest
 
 
@@ -254,7 +257,7 @@ def model_mismatch(path: Path, built_with: str | None, configured: str) -> str:
     built_base, _, built_engine = (built_with or "").partition("+")
     base, _, engine = configured.partition("+")
     if built_base == base and built_engine != engine:
-        engine_name = {"": "onnx", "onnx-fp32": "onnx"}.get(built_engine, built_engine)
+        engine_name = built_engine or "onnx"
         fix = f"set SANAD_EMBED_ENGINE={engine_name} (queries embed with the engine that built it)"
     else:
         fix = "set SANAD_EMBED_MODEL to match"
