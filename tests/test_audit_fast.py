@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.evaluation.audit import audit, names, renders
+from rag.backends.constrained import latin_names as names
+from rag.backends.constrained import renders, unrendered_names
+from rag.evaluation.audit import audit
 
 pytestmark = pytest.mark.fast
 
@@ -33,3 +35,13 @@ def test_names_skip_sentence_openers_and_renders_checks_the_sound():
     assert names("The envoy Staffan de Mistura said") == ["Staffan de Mistura"]
     assert renders("Halab", ["غادروا حلب يوم الأحد"]) and renders("Aleppo", ["غادروا حلب يوم الأحد"])
     assert not renders("Damascus", ["غادروا حلب يوم الأحد"])
+
+
+def test_a_translation_naming_what_the_source_does_not_write_is_refused():
+    # Seen in the audit: المدينة المنورة "translated" as "the capital of the United Arab Emirates".
+    span = "حمزة خاشقجي (13 أكتوبر 1958، المدينة المنورة - 2 أكتوبر 2018)"
+    bad = "1958, the capital of the United Arab Emirates - October 2, 2018)"
+    assert "United Arab Emirates" in unrendered_names(span, bad)
+    assert unrendered_names("ستيفان دي ميستورا", "Staffan de Mistura") == ""
+    # A name the question itself uses may be kept (an exonym the Arabic does not spell alike).
+    assert unrendered_names("السعودية", "Saudi Arabia", "What is the capital of Saudi Arabia?") == ""

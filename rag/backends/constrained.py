@@ -136,6 +136,53 @@ def name_problem(source: str, english: str) -> str:
     return "" if ratio >= NAME_MATCH else f"the name does not render the Arabic ({b!r} vs {a!r}, {ratio:.2f})"
 
 
+_NAME_RUN = re.compile(r"(?:\b[A-Z][A-Za-z'’-]+(?:\s+(?:de|di|da|al|el|bin|ibn|abu|van|von|la|le)\b)?\s*)+")
+_FUNCTION_WORDS = {"The", "A", "An", "In", "On", "At", "Of", "And", "He", "She", "It", "They", "This", "That",
+                   "These", "Those", "His", "Her", "Its", "Their", "There", "What", "Who", "When", "Where", "Which",
+                   "How", "Why", "I", "We", "You", "From", "To", "For", "By", "With", "As", "After", "Before",
+                   "According", "Yes", "No", "Arabic", "English", "Source", "Sources", "Translated"}
+
+
+def latin_names(text: str) -> list[str]:
+    """Runs of capitalised Latin words, function words left out. A lone capitalised word opening a sentence is
+    just a sentence's first word ("About 15 ..."), not a name."""
+    out = []
+    for m in _NAME_RUN.finditer(text):
+        words = [w for w in m.group().split() if w not in _FUNCTION_WORDS]
+        before = text[:m.start()].rstrip()
+        opens = not before or before[-1] in ".!?:\n“\"(-"
+        if words and not (opens and len(m.group().split()) == 1):
+            out.append(" ".join(words))
+    return out
+
+
+def renders(name: str, sources: list[str], max_words: int = 4) -> bool:
+    """The name's consonant skeleton matches that of some run of 1..max_words words of a source (or the source
+    holds it as written)."""
+    from difflib import SequenceMatcher
+
+    target = skeleton(name)
+    if not target:
+        return True
+    for src in sources:
+        if name.lower() in src.lower():
+            return True
+        words = src.split()
+        for i in range(len(words)):
+            for j in range(i + 1, min(len(words), i + max_words) + 1):
+                cand = skeleton(" ".join(words[i:j]))
+                if cand and SequenceMatcher(None, cand, target).ratio() >= NAME_MATCH:
+                    return True
+    return False
+
+
+def unrendered_names(source: str, english: str, question: str = "") -> str:
+    """A translation may name only what its Arabic writes (by sound) or the question already names: the audit
+    caught "the capital of the United Arab Emirates" offered for المدينة المنورة."""
+    bad = [n for n in latin_names(english) if not renders(n, [source, question])]
+    return f"names the source does not write: {', '.join(bad)}" if bad else ""
+
+
 def decide(probs: np.ndarray, rank_scores: np.ndarray, w_rank: float = W_RANK) -> int:
     """The candidate (0-based) to copy from: the model's log-probability plus retrieval's ranking."""
     return int(np.argmax(np.log(np.maximum(probs, 1e-12)) + w_rank * rank_scores))
@@ -259,6 +306,8 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
             problem = translation_problem(text, english)
             if not problem and looks_like_name(english):
                 problem = name_problem(text, english)
+            if not problem:
+                problem = unrendered_names(text, english, query.search_text)
             if problem:
                 d.translation_rejected = f"{english!r}: {problem}"
             else:

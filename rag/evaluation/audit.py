@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 
-from rag.backends.constrained import NAME_MATCH, numbers, skeleton
+from rag.backends.constrained import latin_names, numbers, renders
 from rag.text import arabic
 
 _MARKER = re.compile(r"\[\d+(?:\s*[,،]\s*\d+)*\]")
@@ -21,11 +20,7 @@ _MARKER = re.compile(r"\[\d+(?:\s*[,،]\s*\d+)*\]")
 _LABELS = re.compile(r"\((?:translated from the \w+)|From the source:|\w+ source span:|بحسب المقالات:?|"
                      r"The sources are in \w+[^.]*\.", re.IGNORECASE)
 _ARABIC_WORD = re.compile(r"[\u0621-\u065F\u0670-\u06D3]+")  # letters and marks, not Arabic-Indic digits
-_NAME_RUN = re.compile(r"(?:\b[A-Z][A-Za-z'’-]+(?:\s+(?:de|di|da|al|el|bin|ibn|abu|van|von|la|le)\b)?\s*)+")
-_COMMON = {"The", "A", "An", "In", "On", "At", "Of", "And", "He", "She", "It", "They", "This", "That", "These",
-           "Those", "His", "Her", "Its", "Their", "There", "What", "Who", "When", "Where", "Which", "How", "Why",
-           "I", "We", "You", "From", "To", "For", "By", "With", "As", "After", "Before", "According", "Yes", "No",
-           "Arabic", "English", "Source", "Sources", "Translated"}
+
 
 
 @dataclass
@@ -53,39 +48,9 @@ def unsupported_arabic(text: str, sources: list[str]) -> list[str]:
             and not any(k.endswith(w) or k.startswith(w) for k in known if len(w) >= 3)]
 
 
-def names(text: str) -> list[str]:
-    """Runs of capitalised Latin words, function words left out. A lone capitalised word opening a sentence is
-    just a sentence's first word ("About 15 ..."), not a name."""
-    out = []
-    for m in _NAME_RUN.finditer(text):
-        words = [w for w in m.group().split() if w not in _COMMON]
-        opens = not text[:m.start()].strip() or text[:m.start()].rstrip()[-1] in ".!?:\n“\"(-"
-        if not words or (opens and len(m.group().split()) == 1):
-            continue
-        out.append(" ".join(words))
-    return out
-
-
-def renders(name: str, sources: list[str], max_words: int = 4) -> bool:
-    """The name's consonant skeleton matches that of some run of 1..max_words Arabic (or Latin) source words."""
-    target = skeleton(name)
-    if not target:
-        return True
-    for s in sources:
-        if name.lower() in s.lower():
-            return True
-        words = s.split()
-        for i in range(len(words)):
-            for j in range(i + 1, min(len(words), i + max_words) + 1):
-                cand = skeleton(" ".join(words[i:j]))
-                if cand and SequenceMatcher(None, cand, target).ratio() >= NAME_MATCH:
-                    return True
-    return False
-
-
 def audit(question: str, answer_text: str, sources: list[str]) -> Finding:
     """What in `answer_text` no source in `sources` (the texts of the passages shown with it) contains."""
     text = content(answer_text)
     found = unsupported_figures(text, sources) + unsupported_arabic(text, sources)
-    found += [f"name {n}" for n in names(text) if not renders(n, sources)]
+    found += [f"name {n}" for n in latin_names(text) if not renders(n, sources)]
     return Finding(question, answer_text, found)
