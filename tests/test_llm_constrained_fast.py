@@ -61,6 +61,8 @@ def test_translation_must_state_the_same_figures():
     assert cb.translation_problem("ألفي جندي", "2,000 soldiers") != ""  # a figure the span does not write
     assert cb.translation_problem("ثلاثة", "three") == ""
     assert cb.translation_problem("كلمة", "") == "empty translation"
+    # Seen in the audit: commentary (in French) instead of a translation.
+    assert "comments" in cb.translation_problem("للفكر العالمي من خلال مؤلفاته ونتاجه الغزير", 'L\'expression "le monde entier" en anglais est "the whole world".')
 
 
 def test_a_transliterated_name_must_sound_like_the_arabic():

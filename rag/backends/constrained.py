@@ -92,7 +92,12 @@ def translation_problem(source: str, english: str) -> str:
         return f"figures differ: {numbers(source)} vs {numbers(english)}"
     if len(english.split()) > 2 * len(source.split()) + 4:
         return "translation much longer than the source"
+    if _META.search(english):  # the model talked about translating (once, in French) instead of translating
+        return "not a translation: it comments on the text"
     return ""
+
+
+_META = re.compile(r"[\"“”«»]|\b(?:translat\w*|english|anglais|arabic|arabe|means|signifie|expression)\b", re.IGNORECASE)
 
 
 # A name's consonants, as Latin classes, so a transliteration can be compared with the Arabic it renders
