@@ -180,3 +180,12 @@ def test_settings_from_env(tmp_path):
 
     s = from_env({"SANAD_TOP_K": "8", "SANAD_HOME": str(tmp_path), "SANAD_DENSE_WEIGHT": "0.7"})
     assert s.top_k == 8 and s.home == Path(tmp_path) and s.dense_weight == 0.7
+
+
+@pytest.mark.fast
+def test_a_point_between_digits_does_not_end_a_sentence():
+    from rag.ingest.chunking import sentence_spans
+
+    text = "تغطي مساحة إجمالية تبلغ 309.500 كم². يقطنها أكثر من 1.338 مليار نسمة. في عام 2015. انتهى"
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "تغطي مساحة إجمالية تبلغ 309.500 كم².", "يقطنها أكثر من 1.338 مليار نسمة.", "في عام 2015.", "انتهى"]

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from rag.text import arabic
 from rag.types import Article, Passage
 
-# A sentence ends at . ! ? ؟ … (optionally followed by closing quotes/brackets), or at a line break.
-_SENTENCE = re.compile(r"[^\n.!?؟…]*(?:[.!?؟…]+[\"'»”)\]]*|\n|$)")
+# A sentence ends at . ! ? ؟ … (optionally followed by closing quotes/brackets), or at a line break. A point
+# between digits is a decimal or thousands mark, not an end: "309.500 كم²" had been cut to "309" (the audit of
+# the local model's answers caught the figure).
+_SENTENCE = re.compile(r"(?:[^\n.!?؟…]|(?<=\d)\.(?=\d))*(?:[.!?؟…]+[\"'»”)\]]*|\n|$)")
 _CLAUSE = re.compile(r"[^،؛,;:]*(?:[،؛,;:]+|$)")
 
 

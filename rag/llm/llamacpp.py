@@ -2,6 +2,7 @@
 per process, its generation serialised by a lock."""
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from functools import lru_cache
@@ -34,7 +35,17 @@ def _load_llama(model_path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
             except Exception as exc:  # llama.cpp reports a bad file as ValueError/RuntimeError
                 raise LLMError(f"cannot load the model {model_path}: {_one_line(exc)}") from exc
             _LLAMA_CACHE[key] = (llama, threading.Lock())
+            # Closed while the interpreter is whole: left to Llama.__del__ at shutdown it prints a traceback
+            # ("'NoneType' object is not callable") after llama_cpp's module globals are gone.
+            atexit.register(_close_quietly, llama)
         return _LLAMA_CACHE[key]
+
+
+def _close_quietly(llama: Any) -> None:
+    try:
+        llama.close()
+    except Exception:  # noqa: BLE001 - shutting down: nothing left to report to
+        pass
 
 
 def _role_and_text(message) -> dict[str, str]:
