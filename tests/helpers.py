@@ -40,6 +40,8 @@ def require(module: str, extra: str):
 def shared_data(*parts: str) -> Path:
     path = SHARED.joinpath("data", *parts)
     if not path.exists():
+        if os.environ.get("CI"):  # CI runs beside ../shared: a missing dataset is a failure, not a silent skip
+            pytest.fail(f"shared data {path} is absent under CI")
         pytest.skip(f"shared data {path} is absent (it lives beside the checkout as ../shared)")
     return path
 

@@ -12,6 +12,7 @@ from rag.answering.verify import Verified, span_ok
 from rag.backends import constrained as cb
 from rag.llm import constrained as cd
 from rag.types import Citation, Hit, Passage, Verification
+from tests.helpers import require
 
 pytestmark = pytest.mark.fast
 
@@ -24,7 +25,7 @@ def test_literal_escapes_what_gbnf_reads_specially():
 
 
 def test_grammars_compile_in_llama_cpp():
-    llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    llama_grammar = require("llama_cpp.llama_grammar", "llm")  # under CI a missing llama-cpp fails, not skips
     for text in (cd.choice_grammar([SENT, OTHER, "x"]), cd.TRANSLATION_GRAMMAR):
         assert llama_grammar.LlamaGrammar.from_string(text, verbose=False) is not None
 
