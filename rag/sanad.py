@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from rag.response import Response
 from rag.search.retrieval import Retriever
 from rag.settings import Settings, get_settings
 from rag.storage import lifecycle
-from rag.storage.index import BuildReport, load_index, model_mismatch
+from rag.storage.index import BuildReport, load_index
 from rag.types import Answer, Hit
 
 QUERY_CACHE = 256  # question vectors kept (answering embeds the question for retrieval and for selection)
@@ -74,24 +73,11 @@ class Sanad:
             if self._retriever is None or stamp != self._loaded_stamp:
                 lifecycle.ensure_default_index(self.settings, embedder=lambda: self.embedder)
                 stamp = _manifest_stamp(self.settings.index_path)  # before loading: a commit meanwhile reloads
-                index = self._load_index_and_embedder()
+                index = load_index(self.settings.index_path, self.embedder.model_id)
                 self._retriever = Retriever(index, self.embedder, self.settings.dense_weight,
                                             embed_query=self.embed_query, sentences=self.sentences)
                 self._loaded_stamp = stamp
             return self._retriever
-
-    def _load_index_and_embedder(self):
-        """The index, with the embedder loading beside it on a thread: both are mostly native code (ONNX
-        Runtime, orjson, FAISS), so a cold start costs the longer of the two, not their sum."""
-        if self._embedder is not None:
-            return load_index(self.settings.index_path, self._embedder.model_id)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            loading = pool.submit(get_embedder, self.settings)
-            index = load_index(self.settings.index_path)
-            self._embedder = loading.result()
-        if index.model_id != self._embedder.model_id:
-            raise IndexProblem(model_mismatch(index.path, index.model_id, self._embedder.model_id))
-        return index
 
     def _milvus_retriever(self):
         """SANAD_STORE=milvus: the same search over the Milvus index; sees another process's commit at once (each

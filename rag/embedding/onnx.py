@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,13 +175,8 @@ class OnnxEmbedder:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Idle ORT threads must not spin: the numpy search that follows a query embedding needs those cores.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # The session (ONNX Runtime, GIL released) is built on a thread while the tokenizer loads here: a cold
-        # start pays the longer of the two (~1 s each), not their sum.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            session = pool.submit(ort.InferenceSession, str(self.model_file), opts,
-                                  providers=["CPUExecutionProvider"])
-            self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
-            self.session = session.result()
+        self.session = ort.InferenceSession(str(self.model_file), opts, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.dim = int(json.loads((self.folder / "config.json").read_text())["hidden_size"])

@@ -22,7 +22,6 @@ _LABELS = re.compile(r"\((?:translated from the \w+)|From the source:|\w+ source
 _ARABIC_WORD = re.compile(r"[\u0621-\u065F\u0670-\u06D3]+")  # letters and marks, not Arabic-Indic digits
 
 
-
 @dataclass
 class Finding:
     question: str
