@@ -20,9 +20,9 @@ def tash(t):
 import Stemmer; sb=Stemmer.Stemmer('arabic')
 variants={
  'none': lambda text: arabic.tokens(text),
- 'snowball': lambda text: [arabic.normalize(sb.stemWord(t)) for t in arabic._content_words(text)],
+ 'snowball': lambda text: [arabic.normalize(sb.stemWord(t)) for t in arabic.content_words(text)],
  'snowball+prefix': arabic.analyze,
- 'tashaphyne': lambda text: [tash(t) for t in arabic._content_words(text)],
+ 'tashaphyne': lambda text: [tash(t) for t in arabic.content_words(text)],
 }
 for name,fn in variants.items():
     bm=bm25s.BM25(); bm.index([fn(p['title']+"\n"+p['text']) for p in P], show_progress=False)

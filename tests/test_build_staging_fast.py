@@ -102,6 +102,7 @@ def test_a_build_that_dies_resumes_from_its_checkpoints_to_the_same_index(tmp_pa
     calls = []
     counting.embed_passages = lambda texts, batch_size=32, progress=None: (
         calls.append(len(texts)), HashEmbedder.embed_passages(counting, texts, batch_size, progress))[1]
+    counting.embed_queries = lambda texts: HashEmbedder.embed_passages(counting, texts)  # the lexicon's words
     build_index(idx, data, counting, batch_size=2, stages=lambda s, d, t: seen.append((s, d, t)))
     plan = json.loads(json.dumps([s for s in seen if s[0] == "resuming"]))
     assert plan and plan[0][1] == 2 and plan[0][2] > 2

@@ -16,7 +16,7 @@ from rag.embedding.embedders import Embedder
 from rag.errors import QueryError
 from rag.ingest.dates import iso_date
 from rag.query import Filters, wants_recent
-from rag.search import fusion
+from rag.search import fusion, lexicon
 from rag.storage.ann import SentenceCandidates, sentence_starts
 from rag.storage.index import Index
 from rag.text import arabic
@@ -26,6 +26,7 @@ METHODS = ("dense", "bm25", "fused")
 POOL = 100  # candidates taken from each method before fusion
 FILTERED_POOL = 4  # a filtered search takes this many times more FAISS candidates before masking
 FOLD_DEPTH = 3  # same-story folding looks at k × this many ranked passages
+WORD_CACHE = 50_000  # English words whose translation is kept (cleared when full)
 
 
 def checked_search(question: str, method: str) -> str:
@@ -70,6 +71,7 @@ class Retriever:
         article_days = {k: _day(v) for k, v in article_dates.items()}
         self.dates = np.array([article_dates.get(p.article_id, "") for p in self.index.passages], dtype=object)
         self.days = np.array([article_days.get(p.article_id, -1) for p in self.index.passages], np.int64)
+        self._translations: dict[str, str] = {}  # English word → Arabic stem, kept: a word is embedded once
         if self.sentences is not None:
             self.sentences.attach(self.index.sentence_rows, self.index.sentence_vectors,
                                   [p.id for p in self.index.passages])
@@ -170,11 +172,18 @@ class Retriever:
         dense_ids, _ = self.dense_scores(q, POOL, best_sentence, mask)
         same_lang = self.langs == lang
         if fusion.cross_language(same_lang[dense_ids]):
-            # Mostly another language than the question's: BM25 pools none and votes for none (dense's order),
-            # but for a small vote by what both languages write alike (Latin names, digits).
-            cand = fusion.candidates(dense_ids, mask=mask)
+            # Mostly another language than the question's: its own words' BM25 pools none and votes for none;
+            # its words translated through the lexicon do both, and what both languages write alike (Latin names,
+            # digits) may vote a little.
+            translated = self._bm25_translated(question)
+            other_lang = ~same_lang if mask is None else ~same_lang & mask
+            pool = fusion.bm25_pool(translated, other_lang, fusion.TRANSLATED_POOL) if translated is not None \
+                else np.zeros(0, np.int64)
+            cand = fusion.candidates(dense_ids, pool, mask=mask)
             eligible = np.zeros(len(cand), bool)
             vote = fusion.shared_vote(self._bm25_shared(question, bm)[cand])
+            if translated is not None:
+                vote = vote + fusion.translated_vote(translated[cand])
         else:
             cand = fusion.candidates(dense_ids, fusion.bm25_pool(bm, same_lang if mask is None else same_lang & mask,
                                                                  POOL), mask=mask)
@@ -198,6 +207,21 @@ class Retriever:
         return [self._hit(ranked[j][0], ranked[j][1], r + 1, dense=dense_of[ranked[j][0]],
                           bm25=float(bm[ranked[j][0]]), also=tuple(also.get(j, ())))
                 for r, j in enumerate(kept)]
+
+    def _bm25_translated(self, question: str) -> np.ndarray | None:
+        """BM25 by the question's Latin-script words translated through the index's lexicon; None without a
+        lexicon (an index built before it) or with no word to translate."""
+        lex = self.index.lexicon
+        words = lexicon.translatable_words(question) if lex is not None and len(lex) else []
+        if not words:
+            return None
+        todo = [w for w in dict.fromkeys(words) if w not in self._translations]
+        if todo:
+            if len(self._translations) > WORD_CACHE:
+                self._translations.clear()
+            self._translations.update(zip(todo, lexicon.nearest_stems(self.embedder.embed_queries(todo), lex)))
+        stems = list(dict.fromkeys(self._translations[w] for w in words))
+        return np.asarray(self.index.bm25.get_scores(stems), np.float32)
 
     def _bm25_shared(self, question: str, bm: np.ndarray) -> np.ndarray:
         """BM25 by the question's shared tokens only (Latin names, digits); `bm` itself when those are all."""

@@ -30,6 +30,7 @@ from rag.errors import CorpusError, IndexProblem
 from rag.ingest.chunking import ChunkSpec, chunk_article, sentence_spans
 from rag.ingest.corpus import LoadResult, not_yet_indexed
 from rag.storage import staging
+from rag.search.lexicon import Lexicon, build_lexicon, load_lexicon, save_lexicon
 from rag.storage.fsutil import fsync_dir, fsync_tree, write_atomic
 from rag.text import arabic
 from rag.types import Article, Passage
@@ -57,8 +58,9 @@ LOAD_RETRIES = 5  # a load that fails while commits replace the manifest under i
 
 # Every name the store writes: <kind>-<version><suffix>, the version being ≥ 11 hex digits (milliseconds).
 _SUFFIX = {"passages": ".jsonl", "articles": ".jsonl", "faiss": ".index", "bm25": "", "sentvecs": ".npy",
-           "sentrows": ".npy", "sentann": ".index", ".manifest": ".tmp"}
-_STORE_NAME = re.compile(r"(\.manifest|passages|articles|faiss|bm25|sentvecs|sentrows|sentann)-([0-9a-f]{11,24})"
+           "sentrows": ".npy", "sentann": ".index", "lexicon": "", ".manifest": ".tmp"}
+_STORE_NAME = re.compile(r"(\.manifest|passages|articles|faiss|bm25|sentvecs|sentrows|sentann|lexicon)"
+                         r"-([0-9a-f]{11,24})"
                          r"(\.jsonl|\.index|\.npy|\.tmp)?")
 
 
@@ -167,6 +169,8 @@ class Index:
     # Above SANAD_EXACT_MAX passages: IVF-SQ8 over the sentence vectors, proposing candidate passages (the
     # sentence vectors are then fp16). None: search scans every sentence exactly.
     sentence_ann: faiss.Index | None = None
+    # English content words → Arabic BM25 stems (rag/search/lexicon.py); None in an index built before it existed.
+    lexicon: Lexicon | None = None
 
     @property
     def model_id(self) -> str:
@@ -237,6 +241,7 @@ def _load_once(path: Path, embedder_id: str | None) -> Index:
         sent_vecs = np.load(path / files["sentence_vectors"], mmap_mode="r")
         sent_rows = np.load(path / files["sentence_rows"], mmap_mode="r")
         sent_ann = faiss.read_index(str(path / files["sentence_ann"])) if "sentence_ann" in files else None
+        lexicon = load_lexicon(path / files["lexicon"]) if "lexicon" in files else None  # none before 2026-11
         _apply_ann_settings(fidx, sent_ann, manifest.get("ann") or {})
         if sent_vecs.ndim != 2 or sent_rows.ndim != 2 or sent_rows.shape[1:] != (3,):
             raise ValueError("sentence data of the wrong shape")
@@ -249,7 +254,7 @@ def _load_once(path: Path, embedder_id: str | None) -> Index:
                            f"{recovery_hint(path)}")
     if embedder_id and manifest.get("model_id") != embedder_id:
         raise IndexProblem(model_mismatch(path, manifest.get("model_id"), embedder_id))
-    return Index(path, manifest, passages, articles, fidx, bm25, sent_vecs, sent_rows, sent_ann)
+    return Index(path, manifest, passages, articles, fidx, bm25, sent_vecs, sent_rows, sent_ann, lexicon)
 
 
 def model_mismatch(path: Path, built_with: str | None, configured: str) -> str:
@@ -375,6 +380,10 @@ def build_index(path: Path, loaded: LoadResult, embedder: Embedder, *, rebuild: 
         if not base_articles and not new_articles:
             if old is None:
                 raise NoArticles(loaded.skipped)
+            if old.lexicon is None:  # built before lexicons: add one (a new version, the rest kept as is)
+                report("lexicon", 0, None)
+                _add_lexicon(path, old, embedder)
+                report("lexicon", 1, 1)
             return BuildReport(path, 0, 0, len(old.articles), len(old.passages), dups, loaded.skipped,
                                time.perf_counter() - t0)  # nothing new: no version to write
         to_embed = base_articles + new_articles
@@ -496,6 +505,7 @@ def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: 
         "bm25": f"bm25-{version}",
         "sentence_vectors": f"sentvecs-{version}.npy",
         "sentence_rows": f"sentrows-{version}.npy",
+        "lexicon": f"lexicon-{version}",
     }
     try:
         previous = read_manifest(path)["files"]
@@ -523,7 +533,8 @@ def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: 
         if passages:
             bm25.index(bm25_corpus(passages), show_progress=False)
         bm25.save(str(path / files["bm25"]))
-        for key in ("faiss", "bm25", "sentence_vectors", "sentence_rows", "sentence_ann"):
+        save_lexicon(path / files["lexicon"], build_lexicon((p.text for p in passages), embedder.embed_queries))
+        for key in ("faiss", "bm25", "sentence_vectors", "sentence_rows", "sentence_ann", "lexicon"):
             if key in files:
                 fsync_tree(path / files[key])
         fsync_dir(path)  # the new names are durable before the manifest points at them
@@ -531,7 +542,7 @@ def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: 
         _remove_store_files(path, [path / f for f in files.values()])
         raise
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    manifest = {
+    _publish(path, {
         "format_version": FORMAT_VERSION,
         "model_id": embedder.model_id,
         "dim": embedder.dim,
@@ -544,11 +555,31 @@ def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: 
         "created": created or now,
         "updated": now,
         "files": files,
-    }
-    # The commit point: the temporary manifest is fsynced, renamed over manifest.json, the folder fsynced.
+    }, version, previous)
+
+
+def _publish(path: Path, manifest: dict, version: str, previous: dict) -> None:
+    """The commit point: the temporary manifest is fsynced, renamed over manifest.json, the folder fsynced; then
+    files of versions older than this one and the `previous` one are swept."""
     write_atomic(path / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1),
                  tmp_name=f".manifest-{version}.tmp")
-    _sweep(path, set(files.values()) | set(previous.values()))
+    _sweep(path, set(manifest["files"].values()) | set(previous.values()))
+
+
+def _add_lexicon(path: Path, index: Index, embedder: Embedder) -> None:
+    """Commit a version of an index built before lexicons existed that adds one; every other file is kept as is."""
+    version = _new_version(path)
+    folder = path / f"lexicon-{version}"
+    try:
+        save_lexicon(folder, build_lexicon((p.text for p in index.passages), embedder.embed_queries))
+        fsync_tree(folder)
+        fsync_dir(path)
+    except BaseException:
+        _remove_store_files(path, [folder])
+        raise
+    files = {**index.manifest["files"], "lexicon": folder.name}
+    _publish(path, {**index.manifest, "files": files, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+             version, index.manifest["files"])
 
 
 def _exact_max() -> int:
@@ -623,8 +654,8 @@ def _remove_store_files(path: Path, entries: list[Path]) -> None:
         if not store_version(child.name):
             continue
         if child.is_dir() and not child.is_symlink():
-            # a bm25s folder holds only the files bm25s writes; anything else in it means it is not ours
-            if all(f.is_file() and f.suffix in (".json", ".npy", ".jsonl") for f in child.iterdir()):
+            # a bm25s or lexicon folder holds only the files they write; anything else means it is not ours
+            if all(f.is_file() and f.suffix in (".json", ".npy", ".jsonl", ".index") for f in child.iterdir()):
                 shutil.rmtree(child, ignore_errors=True)
         else:
             child.unlink(missing_ok=True)

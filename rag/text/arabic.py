@@ -49,7 +49,7 @@ def normalize(text: str) -> str:
 _STOP = {normalize(t) for t in _STOP_AR | _STOP_EN}
 
 
-def _content_words(text: str) -> list[str]:
+def content_words(text: str) -> list[str]:
     """Word tokens as written (diacritics and tatweel removed), stopwords and single letters dropped."""
     out = []
     for tok in _TOKEN.findall(_DIACRITICS.sub("", unicodedata.normalize("NFKC", text))):
@@ -62,7 +62,7 @@ def _content_words(text: str) -> list[str]:
 
 def tokens(text: str) -> list[str]:
     """Normalised word tokens, stopwords removed."""
-    return [normalize(t) for t in _content_words(text)]
+    return [normalize(t) for t in content_words(text)]
 
 
 @lru_cache(maxsize=1)
@@ -93,7 +93,7 @@ def stem(token: str) -> str:
 
 def analyze(text: str) -> list[str]:
     """What BM25 indexes and queries with: normalised, stopword-free, light-stemmed tokens."""
-    return [stem(t) for t in _content_words(text)]
+    return [stem(t) for t in content_words(text)]
 
 
 def has_arabic(text: str) -> bool:

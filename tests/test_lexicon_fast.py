@@ -1,0 +1,140 @@
+"""The English→Arabic word lexicon (`rag.search.lexicon`): vocabulary, nearest-word translation, storage, and its
+vote in fused search; hash vectors, no model."""
+from __future__ import annotations
+
+import json
+
+import faiss
+import numpy as np
+import pytest
+
+from helpers import HashEmbedder, make_article
+from rag.errors import IndexProblem
+from rag.ingest.corpus import LoadResult
+from rag.search import fusion, lexicon
+from rag.search.lexicon import Lexicon
+from rag.search.retrieval import Retriever
+from rag.storage.index import build_index, load_index, read_manifest
+from rag.text import arabic
+from rag.types import Article
+
+pytestmark = pytest.mark.fast
+
+
+def test_vocabulary_counts_normalised_words_and_keeps_the_most_frequent_spelling():
+    texts = ["المدرسة المدرسه المدرسة", "الطريق Bitcoin 2015", "الطريق"]
+    # المدرسة/المدرسه fold to one word (3 uses, written المدرسة twice); Latin words and digits are not Arabic.
+    assert lexicon.vocabulary(texts) == ["المدرسة", "الطريق"]
+    assert lexicon.vocabulary(texts, max_words=1) == ["المدرسة"]
+
+
+def _lexicon(words: list[str], vectors: np.ndarray) -> Lexicon:
+    return Lexicon(words, [arabic.stem(w) for w in words], lexicon.vector_index(vectors))
+
+
+@pytest.mark.parametrize("n_words", [3, lexicon.HNSW_MIN_WORDS])
+def test_each_word_takes_its_nearest_lexicon_words_stem(n_words):
+    rng = np.random.default_rng(0)
+    vecs = rng.standard_normal((n_words, 8)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    vecs[:3] = np.eye(3, 8)
+    lex = _lexicon(["المياه", "مياه", "السعر", *[f"كلمة{i}" for i in range(n_words - 3)]], vecs)
+    assert isinstance(lex.vectors, faiss.IndexHNSW) == (n_words >= lexicon.HNSW_MIN_WORDS)
+    words = np.zeros((3, 8), np.float32)
+    words[0, :3], words[1, :3], words[2, :3] = [0.9, 0.1, 0], [0, 0.2, 0.8], [0.1, 0.8, 0.1]
+    words /= np.linalg.norm(words, axis=1, keepdims=True)
+    assert lexicon.nearest_stems(words, lex) == [arabic.stem("المياه"), arabic.stem("السعر"), arabic.stem("مياه")]
+    assert lexicon.nearest_stems(np.zeros((0, 8), np.float32), lex) == []
+
+
+def test_only_latin_content_words_are_translated():
+    assert lexicon.translatable_words("How many samples of water did the SFDA test in 2015 في الرياض?") == \
+        ["many", "samples", "water", "SFDA", "test"]
+
+
+def test_lexicon_round_trip_and_a_damaged_one(tmp_path):
+    lex = _lexicon(["المياه", "السعر"], np.eye(2, 4, dtype=np.float32))
+    lexicon.save_lexicon(tmp_path / "lx", lex)
+    back = lexicon.load_lexicon(tmp_path / "lx")
+    assert back.words == lex.words and back.stems == lex.stems
+    assert np.array_equal(back.vectors.reconstruct_n(0, 2), np.eye(2, 4, dtype=np.float32))
+    (tmp_path / "lx" / lexicon.WORDS_FILE).write_text(json.dumps([["المياه"], ["مياه"]]))  # 1 word, 2 vectors
+    with pytest.raises(ValueError):
+        lexicon.load_lexicon(tmp_path / "lx")
+
+
+class TranslatingEmbedder(HashEmbedder):
+    """Hash vectors, but an English word in `DICTIONARY` gets its Arabic translation's vector: a perfect lexicon."""
+
+    DICTIONARY = {"hospital": "المستشفى", "opened": "افتتح"}
+
+    def embed_queries(self, texts):
+        return self.embed_passages([self.DICTIONARY.get(t.lower(), t) for t in texts])
+
+
+def _articles() -> list[Article]:
+    arts = [make_article(i, sentences=2) for i in range(8)]
+    arts.append(Article(id="hosp", title="خبر", text="افتتح المستشفى الجديد أبوابه للمرضى في المدينة.", source="h.txt"))
+    return arts
+
+
+def test_an_index_holds_its_lexicon_and_english_words_vote_through_it(tmp_path):
+    emb = TranslatingEmbedder()
+    build_index(tmp_path / "ix", LoadResult(articles=_articles()), emb)
+    index = load_index(tmp_path / "ix", emb.model_id)
+    assert index.lexicon is not None and "المستشفى" in index.lexicon.words
+    r = Retriever(index, emb, dense_weight=0.5)
+    translated = r._bm25_translated("Which hospital opened?")
+    assert translated is not None
+    top = int(np.argmax(translated))
+    assert index.passages[top].article_id == "hosp" and translated[top] > 0
+    # The vote lifts the passage that holds the translated word; without it (weight 0) dense's hash order rules.
+    ranked = [h.passage.article_id for h in r.search("Which hospital opened?", 3, "fused", lang="en")]
+    assert ranked[0] == "hosp"
+    assert r._bm25_translated("٢٠١٥؟") is None  # nothing to translate: no vote at all
+
+
+def test_without_the_vote_the_order_is_dense(tmp_path, monkeypatch):
+    monkeypatch.setattr(fusion, "TRANSLATED_WEIGHT", 0.0)
+    emb = TranslatingEmbedder()
+    build_index(tmp_path / "ix", LoadResult(articles=_articles()), emb)
+    r = Retriever(load_index(tmp_path / "ix", emb.model_id), emb, dense_weight=0.5)
+    q = "Which hospital opened?"
+    assert [h.passage.id for h in r.search(q, 5, "fused", lang="en")] == \
+        [h.passage.id for h in r.search(q, 5, "dense", lang="en")]
+
+
+def _drop_lexicon(path):
+    """Make the index look built before lexicons: its manifest names no lexicon."""
+    m = read_manifest(path)
+    del m["files"]["lexicon"]
+    (path / "manifest.json").write_text(json.dumps(m))
+    return m
+
+
+def test_an_index_built_before_lexicons_loads_and_the_next_build_adds_one(tmp_path):
+    emb = TranslatingEmbedder()
+    data = LoadResult(articles=_articles())
+    build_index(tmp_path / "ix", data, emb)
+    before = _drop_lexicon(tmp_path / "ix")
+    (tmp_path / "ix" / "notes.txt").write_text("mine")
+    old = load_index(tmp_path / "ix", emb.model_id)
+    assert old.lexicon is None
+    assert Retriever(old, emb, dense_weight=0.5)._bm25_translated("Which hospital opened?") is None
+    stages = []
+    report = build_index(tmp_path / "ix", data, emb, stages=lambda s, d, t: stages.append(s))
+    assert report.added_passages == 0 and "lexicon" in stages
+    after = read_manifest(tmp_path / "ix")
+    assert {k: v for k, v in after["files"].items() if k != "lexicon"} == before["files"]  # nothing else rewritten
+    assert load_index(tmp_path / "ix", emb.model_id).lexicon is not None
+    assert (tmp_path / "ix" / "notes.txt").read_text() == "mine"
+
+
+def test_a_damaged_lexicon_is_reported_not_replaced(tmp_path):
+    emb = TranslatingEmbedder()
+    build_index(tmp_path / "ix", LoadResult(articles=_articles()), emb)
+    folder = tmp_path / "ix" / read_manifest(tmp_path / "ix")["files"]["lexicon"]
+    (folder / lexicon.WORDS_FILE).write_text("[[\"x\"], []]")
+    with pytest.raises(IndexProblem, match="corrupt"):
+        load_index(tmp_path / "ix", emb.model_id)
+    assert (folder / lexicon.WORDS_FILE).read_text() == "[[\"x\"], []]"
