@@ -198,3 +198,14 @@ def test_retriever_takes_its_fusion_weight_from_the_caller():
 
     (weight,) = [f for f in dataclasses.fields(Retriever) if f.name == "dense_weight"]
     assert weight.default is dataclasses.MISSING and weight.default_factory is dataclasses.MISSING
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 100, 4999, 10_000, 20_000])
+def test_top_over_many_scores_is_the_full_stable_sort(n):
+    # Above PARTIAL_SORT_MIN `top` selects before sorting; many ties (and -inf, as a filter masks) must still
+    # come out exactly as a stable full sort orders them, also at the cut.
+    rng = np.random.default_rng(n)
+    scores = rng.integers(0, 50, 10_000).astype(np.float32)
+    scores[rng.integers(0, 10_000, 300)] = -np.inf
+    assert len(scores) > fusion.PARTIAL_SORT_MIN
+    assert fusion.top(scores, n).tolist() == np.argsort(-scores, kind="stable")[:n].tolist()

@@ -138,3 +138,33 @@ def test_a_damaged_lexicon_is_reported_not_replaced(tmp_path):
     with pytest.raises(IndexProblem, match="corrupt"):
         load_index(tmp_path / "ix", emb.model_id)
     assert (folder / lexicon.WORDS_FILE).read_text() == "[[\"x\"], []]"
+
+
+class _Vocab:
+    def get_vocab(self):
+        return {"\u2581hospital": 1, "\u2581opened": 2, "\u2581x": 3, "hospital": 4, "\u2581مستشفى": 5, "\u2581a1": 6}
+
+
+def test_an_archive_lexicon_pretranslates_the_tokenizers_latin_words_as_a_question_would(tmp_path, monkeypatch):
+    from rag.settings import get_settings
+
+    emb = TranslatingEmbedder()
+    emb.tokenizer = _Vocab()
+    assert lexicon.tokenizer_words(emb) == ["hospital", "opened"]  # whole Latin words only (▁ pieces, ≥ 2 letters)
+    assert lexicon.tokenizer_words(HashEmbedder()) == []
+    monkeypatch.setenv("SANAD_EXACT_MAX", "5")  # archive size: more passages than this
+    get_settings.cache_clear()
+    build_index(tmp_path / "ix", LoadResult(articles=_articles()), emb)
+    get_settings.cache_clear()
+    index = load_index(tmp_path / "ix", emb.model_id)
+    assert set(index.lexicon.known) == {"hospital", "opened"}
+    live = Retriever(index, emb, dense_weight=0.5)
+    # Translated at build exactly as at query time: the same stems, the same scores.
+    assert index.lexicon.known["hospital"] == arabic.stem("المستشفى")
+    embedded = []
+    emb.embed_queries = lambda texts: (embedded.extend(texts), TranslatingEmbedder.embed_queries(emb, texts))[1]
+    scores = live._bm25_translated("Which new hospital opened?")
+    assert embedded == ["new"]  # only the word the build did not know
+    index.lexicon.known.clear()
+    assert np.array_equal(Retriever(index, emb, dense_weight=0.5)._bm25_translated("Which new hospital opened?"),
+                          scores)

@@ -42,9 +42,19 @@ def dense_score(passage_cos: np.ndarray, best_sentence_cos: np.ndarray,
     return sentence_weight * best_sentence_cos + (1 - sentence_weight) * passage_cos
 
 
+PARTIAL_SORT_MIN = 4096  # above this many scores, `top` selects before sorting (a full sort of 125k: 3.6 ms)
+
+
 def top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Positions of the n best scores, best first; ties in position order."""
-    return np.argsort(-scores, kind="stable")[:n]
+    """Positions of the n best scores, best first; ties in position order (also at the cut: the earliest win)."""
+    if n <= 0:
+        return np.zeros(0, np.int64)
+    if n >= len(scores) or len(scores) < PARTIAL_SORT_MIN:
+        return np.argsort(-scores, kind="stable")[:n]
+    cut = scores[np.argpartition(-scores, n - 1)[n - 1]]  # the n-th best value
+    above = np.flatnonzero(scores > cut)
+    ids = np.concatenate([above, np.flatnonzero(scores == cut)[:n - len(above)]])
+    return ids[np.argsort(-scores[ids], kind="stable")]
 
 
 def candidates(*pools: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

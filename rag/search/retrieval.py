@@ -215,12 +215,12 @@ class Retriever:
         words = lexicon.translatable_words(question) if lex is not None and len(lex) else []
         if not words:
             return None
-        todo = [w for w in dict.fromkeys(words) if w not in self._translations]
+        todo = [w for w in dict.fromkeys(words) if w not in lex.known and w not in self._translations]
         if todo:
             if len(self._translations) > WORD_CACHE:
                 self._translations.clear()
             self._translations.update(zip(todo, lexicon.nearest_stems(self.embedder.embed_queries(todo), lex)))
-        stems = list(dict.fromkeys(self._translations[w] for w in words))
+        stems = list(dict.fromkeys(lex.known[w] if w in lex.known else self._translations[w] for w in words))
         return np.asarray(self.index.bm25.get_scores(stems), np.float32)
 
     def _bm25_shared(self, question: str, bm: np.ndarray) -> np.ndarray:

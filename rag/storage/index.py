@@ -30,7 +30,7 @@ from rag.errors import CorpusError, IndexProblem
 from rag.ingest.chunking import ChunkSpec, chunk_article, sentence_spans
 from rag.ingest.corpus import LoadResult, not_yet_indexed
 from rag.storage import staging
-from rag.search.lexicon import Lexicon, build_lexicon, load_lexicon, save_lexicon
+from rag.search.lexicon import Lexicon, build_lexicon, load_lexicon, save_lexicon, tokenizer_words
 from rag.storage.fsutil import fsync_dir, fsync_tree, write_atomic
 from rag.text import arabic
 from rag.types import Article, Passage
@@ -533,7 +533,7 @@ def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: 
         if passages:
             bm25.index(bm25_corpus(passages), show_progress=False)
         bm25.save(str(path / files["bm25"]))
-        save_lexicon(path / files["lexicon"], build_lexicon((p.text for p in passages), embedder.embed_queries))
+        save_lexicon(path / files["lexicon"], _lexicon(passages, embedder, archive=len(passages) > limit))
         for key in ("faiss", "bm25", "sentence_vectors", "sentence_rows", "sentence_ann", "lexicon"):
             if key in files:
                 fsync_tree(path / files[key])
@@ -566,12 +566,19 @@ def _publish(path: Path, manifest: dict, version: str, previous: dict) -> None:
     _sweep(path, set(manifest["files"].values()) | set(previous.values()))
 
 
+def _lexicon(passages, embedder: Embedder, archive: bool) -> Lexicon:
+    """The index's lexicon; an archive's also pre-translates the tokenizer's Latin words (~2 min for
+    SaudiNewsNet), so English questions search about as fast as Arabic ones."""
+    return build_lexicon((p.text for p in passages), embedder.embed_queries,
+                         english=tokenizer_words(embedder) if archive else ())
+
+
 def _add_lexicon(path: Path, index: Index, embedder: Embedder) -> None:
     """Commit a version of an index built before lexicons existed that adds one; every other file is kept as is."""
     version = _new_version(path)
     folder = path / f"lexicon-{version}"
     try:
-        save_lexicon(folder, build_lexicon((p.text for p in index.passages), embedder.embed_queries))
+        save_lexicon(folder, _lexicon(index.passages, embedder, archive=len(index.passages) > _exact_max()))
         fsync_tree(folder)
         fsync_dir(path)
     except BaseException:
