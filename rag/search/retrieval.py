@@ -14,7 +14,6 @@ import numpy as np
 from rag.answering.evidence import SentenceVectors
 from rag.embedding.embedders import Embedder
 from rag.errors import QueryError
-from rag.ingest.dates import iso_date
 from rag.query import Filters, wants_recent
 from rag.search import fusion, lexicon
 from rag.storage.ann import SentenceCandidates, sentence_starts
@@ -55,30 +54,26 @@ class Retriever:
     def __post_init__(self) -> None:
         if self.index.model_id != self.embedder.model_id:
             raise ValueError(f"index built with {self.index.model_id}, embedder is {self.embedder.model_id}")
-        self.langs = np.array([p.lang for p in self.index.passages])
+        cat = self.index.catalog
+        self.langs = cat.langs
         owners = np.asarray(self.index.sentence_rows[:, 0]) if len(self.index.sentence_rows) else np.zeros(0, np.int64)
         self._sentence_starts = np.searchsorted(owners, np.arange(self.size))  # each passage's first sentence
         # An archive-size index: candidate passages come from the sentence ANN, scored exactly (no full scan).
         self._sentence_ann = None if self.index.sentence_ann is None else SentenceCandidates(
             self.index.sentence_ann, self.index.sentence_vectors, owners, sentence_starts(owners, self.size))
-        # Article metadata reached by article_id (passages store none of it): outlet, ISO date, day number.
-        self.articles = {a.id: a for a in self.index.articles}
-        arts = [self.articles.get(p.article_id) for p in self.index.passages]
-        self.outlets = np.array([((a.source if a else "") or p.source).lower()
-                                 for a, p in zip(arts, self.index.passages)], dtype=object)
-        # Dates parsed once per article, not per passage (an archive has ~4 passages an article).
-        article_dates = {a.id: iso_date(a.date) for a in self.index.articles}
-        article_days = {k: _day(v) for k, v in article_dates.items()}
-        self.dates = np.array([article_dates.get(p.article_id, "") for p in self.index.passages], dtype=object)
-        self.days = np.array([article_days.get(p.article_id, -1) for p in self.index.passages], np.int64)
+        # Article metadata per passage (passages store none of it): outlet, ISO date, day number.
+        self.outlets = cat.outlets
+        self.dates = cat.passage_dates()
+        article_days = np.array([_day(d) for d in cat.article_dates.tolist()], np.int64)
+        self.days = np.where(cat.article_of >= 0, article_days[np.maximum(cat.article_of, 0)] if len(article_days)
+                             else -1, -1).astype(np.int64)
         self._translations: dict[str, str] = {}  # English word → Arabic stem, kept: a word is embedded once
         if self.sentences is not None:
-            self.sentences.attach(self.index.sentence_rows, self.index.sentence_vectors,
-                                  [p.id for p in self.index.passages])
+            self.sentences.attach(self.index.sentence_rows, self.index.sentence_vectors, cat.passage_ids.tolist())
 
     @property
     def size(self) -> int:
-        return len(self.index.passages)
+        return len(self.index.catalog.passage_ids)
 
     # -- single methods: (ids, scores), best first
 
@@ -142,8 +137,8 @@ class Retriever:
     # -- public
 
     def _hit(self, i: int, score: float, rank: int, **scores) -> Hit:
-        return Hit(self.index.passages[i], float(score), rank=rank, outlet=self.outlets[i], date=self.dates[i],
-                   url=(a.url if (a := self.articles.get(self.index.passages[i].article_id)) else ""), **scores)
+        return Hit(self.index.passages[i], float(score), rank=rank, outlet=str(self.outlets[i]),
+                   date=str(self.dates[i]), url=self.index.catalog.url(i), **scores)
 
     def search(self, question: str, k: int = 5, method: str = "fused", lang: str | None = None,
                filters: Filters | None = None) -> list[Hit]:
@@ -195,8 +190,9 @@ class Retriever:
         # The same story from several outlets shows once, "also reported by" the others.
         # Grouped by outlet: one outlet's near-identical articles (ARCD's Wikipedia revisions, a site's updates)
         # are each shown; folding them hid the asked one (ARCD fused MRR@10 0.857 → 0.839, English below dense).
-        into = fusion.fold_same_story([self.index.passages[i].text for i, _ in ranked],
-                                      [self.outlets[i] or self.index.passages[i].article_id for i, _ in ranked])
+        texts = {i: self.index.passages[i] for i, _ in ranked}  # parsed once each (on demand in an archive)
+        into = fusion.fold_same_story([texts[i].text for i, _ in ranked],
+                                      [self.outlets[i] or texts[i].article_id for i, _ in ranked])
         also: dict[int, list[str]] = {}
         for j, t in enumerate(into):
             outlet = self.outlets[ranked[t][0]]

@@ -17,7 +17,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from rag.errors import CorpusError, IndexProblem
 from rag.ingest.chunking import ChunkSpec, chunk_article, sentence_spans
 from rag.ingest.corpus import LoadResult, not_yet_indexed
 from rag.storage import staging
+from rag.storage.catalog import Catalog, Records, catalog_of, jsonl_offsets, load_catalog, save_catalog
 from rag.search.lexicon import Lexicon, build_lexicon, load_lexicon, save_lexicon, tokenizer_words
 from rag.storage.fsutil import fsync_dir, fsync_tree, write_atomic
 from rag.text import arabic
@@ -58,10 +59,10 @@ LOAD_RETRIES = 5  # a load that fails while commits replace the manifest under i
 
 # Every name the store writes: <kind>-<version><suffix>, the version being ≥ 11 hex digits (milliseconds).
 _SUFFIX = {"passages": ".jsonl", "articles": ".jsonl", "faiss": ".index", "bm25": "", "sentvecs": ".npy",
-           "sentrows": ".npy", "sentann": ".index", "lexicon": "", ".manifest": ".tmp"}
-_STORE_NAME = re.compile(r"(\.manifest|passages|articles|faiss|bm25|sentvecs|sentrows|sentann|lexicon)"
+           "sentrows": ".npy", "sentann": ".index", "lexicon": "", "catalog": ".npz", ".manifest": ".tmp"}
+_STORE_NAME = re.compile(r"(\.manifest|passages|articles|faiss|bm25|sentvecs|sentrows|sentann|lexicon|catalog)"
                          r"-([0-9a-f]{11,24})"
-                         r"(\.jsonl|\.index|\.npy|\.tmp)?")
+                         r"(\.jsonl|\.index|\.npy|\.npz|\.tmp)?")
 
 
 class NoArticles(CorpusError):
@@ -160,12 +161,13 @@ def recovery_hint(path: Path) -> str:
 class Index:
     path: Path
     manifest: dict
-    passages: list[Passage]
-    articles: list[Article]
+    passages: Sequence[Passage]  # a list, or `Records` read on demand
+    articles: Sequence[Article]
     faiss_index: faiss.Index
     bm25: bm25s.BM25
     sentence_vectors: np.ndarray  # one row per passage sentence, passages in order
     sentence_rows: np.ndarray  # (n, 3) int32: passage index, start, end of each sentence in its passage
+    catalog: Catalog  # ids, languages, outlets, dates and URLs as arrays (passages/articles are parsed on demand)
     # Above SANAD_EXACT_MAX passages: IVF-SQ8 over the sentence vectors, proposing candidate passages (the
     # sentence vectors are then fp16). None: search scans every sentence exactly.
     sentence_ann: faiss.Index | None = None
@@ -196,12 +198,17 @@ def _passage_from_dict(d: dict) -> Passage:
     return Passage.from_dict(d)
 
 
-def _write_jsonl(path: Path, rows) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+def _write_jsonl(path: Path, rows) -> np.ndarray:
+    """Write one JSON object a line, fsynced; the byte offset of every line, and of the end (for `Records`)."""
+    lengths = []
+    with open(path, "wb") as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+            f.write(line)
+            lengths.append(len(line))
         f.flush()
         os.fsync(f.fileno())
+    return jsonl_offsets(lengths)
 
 
 def load_index(path: Path, embedder_id: str | None = None) -> Index:
@@ -233,8 +240,17 @@ def _load_once(path: Path, embedder_id: str | None) -> Index:
                            f"{FORMAT_VERSION}; {recovery_hint(path)}")
     try:
         files = manifest["files"]
-        passages = [_passage_from_dict(d) for d in _read_jsonl(path / files["passages"])]
-        articles = [_article_from_dict(d) for d in _read_jsonl(path / files["articles"])]
+        if "catalog" in files:  # records are parsed when asked for (an archive's cold start)
+            catalog, p_off, a_off = load_catalog(path / files["catalog"])
+            passages = Records(path / files["passages"], p_off, _passage_from_dict)
+            articles = Records(path / files["articles"], a_off, _article_from_dict)
+            for recs in (passages, articles):
+                if recs.file.stat().st_size != int(recs.offsets[-1]):
+                    raise ValueError(f"{recs.file.name} is not the size its catalog records")
+        else:  # stored before catalogs (2026-11)
+            passages = [_passage_from_dict(d) for d in _read_jsonl(path / files["passages"])]
+            articles = [_article_from_dict(d) for d in _read_jsonl(path / files["articles"])]
+            catalog = catalog_of(passages, articles)
         fidx = faiss.read_index(str(path / files["faiss"]))
         # Memory-mapped: the OS pages in what searches touch, and a large archive starts in seconds.
         bm25 = bm25s.BM25.load(str(path / files["bm25"]), mmap=True)
@@ -254,7 +270,7 @@ def _load_once(path: Path, embedder_id: str | None) -> Index:
                            f"{recovery_hint(path)}")
     if embedder_id and manifest.get("model_id") != embedder_id:
         raise IndexProblem(model_mismatch(path, manifest.get("model_id"), embedder_id))
-    return Index(path, manifest, passages, articles, fidx, bm25, sent_vecs, sent_rows, sent_ann, lexicon)
+    return Index(path, manifest, passages, articles, fidx, bm25, sent_vecs, sent_rows, catalog, sent_ann, lexicon)
 
 
 def model_mismatch(path: Path, built_with: str | None, configured: str) -> str:
@@ -380,10 +396,8 @@ def build_index(path: Path, loaded: LoadResult, embedder: Embedder, *, rebuild: 
         if not base_articles and not new_articles:
             if old is None:
                 raise NoArticles(loaded.skipped)
-            if old.lexicon is None:  # built before lexicons: add one (a new version, the rest kept as is)
-                report("lexicon", 0, None)
-                _add_lexicon(path, old, embedder)
-                report("lexicon", 1, 1)
+            if not {"lexicon", "catalog"} <= old.manifest["files"].keys():
+                _upgrade(path, old, embedder, report)  # stored before them: a new version adds them
             return BuildReport(path, 0, 0, len(old.articles), len(old.passages), dups, loaded.skipped,
                                time.perf_counter() - t0)  # nothing new: no version to write
         to_embed = base_articles + new_articles
@@ -506,6 +520,7 @@ def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: 
         "sentence_vectors": f"sentvecs-{version}.npy",
         "sentence_rows": f"sentrows-{version}.npy",
         "lexicon": f"lexicon-{version}",
+        "catalog": f"catalog-{version}.npz",
     }
     try:
         previous = read_manifest(path)["files"]
@@ -522,8 +537,9 @@ def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: 
     if sent_ann is not None:
         files["sentence_ann"] = f"sentann-{version}.index"
     try:
-        _write_jsonl(path / files["articles"], (a.__dict__ for a in articles))  # first: the one repairs read
-        _write_jsonl(path / files["passages"], (p.to_dict() for p in passages))
+        article_offsets = _write_jsonl(path / files["articles"], (a.__dict__ for a in articles))  # first: repairs
+        passage_offsets = _write_jsonl(path / files["passages"], (p.to_dict() for p in passages))  # read it
+        save_catalog(path / files["catalog"], catalog_of(passages, articles), passage_offsets, article_offsets)
         faiss.write_index(fidx, str(path / files["faiss"]))
         np.save(path / files["sentence_vectors"], sent_vecs)
         np.save(path / files["sentence_rows"], sent_rows)
@@ -534,7 +550,7 @@ def _commit(path: Path, passages: list[Passage], articles: list[Article], fidx: 
             bm25.index(bm25_corpus(passages), show_progress=False)
         bm25.save(str(path / files["bm25"]))
         save_lexicon(path / files["lexicon"], _lexicon(passages, embedder, archive=len(passages) > limit))
-        for key in ("faiss", "bm25", "sentence_vectors", "sentence_rows", "sentence_ann", "lexicon"):
+        for key in ("faiss", "bm25", "sentence_vectors", "sentence_rows", "sentence_ann", "lexicon", "catalog"):
             if key in files:
                 fsync_tree(path / files[key])
         fsync_dir(path)  # the new names are durable before the manifest points at them
@@ -573,20 +589,43 @@ def _lexicon(passages, embedder: Embedder, archive: bool) -> Lexicon:
                          english=tokenizer_words(embedder) if archive else ())
 
 
-def _add_lexicon(path: Path, index: Index, embedder: Embedder) -> None:
-    """Commit a version of an index built before lexicons existed that adds one; every other file is kept as is."""
+def _upgrade(path: Path, index: Index, embedder: Embedder,
+             report: Callable[[str, int, int | None], None]) -> None:
+    """Commit a version of an index stored before lexicons or catalogs that adds what it lacks; the passages,
+    vectors and BM25 files are kept as they are."""
+    files = dict(index.manifest["files"])
     version = _new_version(path)
-    folder = path / f"lexicon-{version}"
+    new = []
     try:
-        save_lexicon(folder, _lexicon(index.passages, embedder, archive=len(index.passages) > _exact_max()))
-        fsync_tree(folder)
+        if "lexicon" not in files:
+            report("lexicon", 0, None)
+            files["lexicon"] = f"lexicon-{version}"
+            new.append(path / files["lexicon"])
+            save_lexicon(new[-1], _lexicon(index.passages, embedder, archive=len(index.passages) > _exact_max()))
+            fsync_tree(new[-1])
+            report("lexicon", 1, 1)
+        if "catalog" not in files:
+            files["catalog"] = f"catalog-{version}.npz"
+            new.append(path / files["catalog"])
+            save_catalog(new[-1], index.catalog, _offsets(path / files["passages"], len(index.passages)),
+                         _offsets(path / files["articles"], len(index.articles)))
+            fsync_tree(new[-1])
         fsync_dir(path)
     except BaseException:
-        _remove_store_files(path, [folder])
+        _remove_store_files(path, new)
         raise
-    files = {**index.manifest["files"], "lexicon": folder.name}
     _publish(path, {**index.manifest, "files": files, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
              version, index.manifest["files"])
+
+
+def _offsets(jsonl: Path, records: int) -> np.ndarray:
+    """Byte offsets of the lines of a stored JSONL file (as `_write_jsonl` returns them), which must hold
+    `records` lines."""
+    with open(jsonl, "rb") as f:
+        lengths = [len(line) for line in f]
+    if len(lengths) != records:
+        raise IndexProblem(f"{jsonl}: {len(lengths)} lines for {records} records; {recovery_hint(jsonl.parent)}")
+    return jsonl_offsets(lengths)
 
 
 def _exact_max() -> int:
