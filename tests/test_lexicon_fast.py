@@ -135,9 +135,15 @@ def test_a_damaged_lexicon_is_reported_not_replaced(tmp_path):
     build_index(tmp_path / "ix", LoadResult(articles=_articles()), emb)
     folder = tmp_path / "ix" / read_manifest(tmp_path / "ix")["files"]["lexicon"]
     (folder / lexicon.WORDS_FILE).write_text("[[\"x\"], []]")
+    # Loaded with the first English question (Arabic ones never need it): reported then, as a corrupt index.
+    r = Retriever(load_index(tmp_path / "ix", emb.model_id), emb, dense_weight=0.5)
+    assert r.search("المستشفى", 3, "fused")
+    with pytest.raises(IndexProblem, match="corrupt.*lexicon"):
+        r.search("Which hospital opened?", 3, "fused")
+    assert (folder / lexicon.WORDS_FILE).read_text() == "[[\"x\"], []]"
+    (folder / lexicon.VECTORS_FILE).unlink()  # a missing part is found at load
     with pytest.raises(IndexProblem, match="corrupt"):
         load_index(tmp_path / "ix", emb.model_id)
-    assert (folder / lexicon.WORDS_FILE).read_text() == "[[\"x\"], []]"
 
 
 class _Vocab:
