@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 import sys
+import contextlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -354,7 +355,36 @@ def _aborts(click) -> tuple[type[BaseException], ...]:
     return (abort,) if isinstance(abort, type) else ()
 
 
+# Commands that only read: once their output is flushed and the atexit handlers have run (a local LLM closed, Ray
+# shut down), the process ends without tearing the interpreter down. Freeing the embedding tokenizer's 250k-piece
+# model alone took 0.4 s of a 3.5 s cold `sanad search` on the archive.
+READ_ONLY = frozenset({"search", "ask"})
+
+
 def main() -> None:
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+    if command not in READ_ONLY:
+        return _main()
+    try:
+        _main()
+    except SystemExit as exc:
+        if exc.code is not None and not isinstance(exc.code, int):
+            raise
+        _exit_now(exc.code or 0)
+    _exit_now(0)
+
+
+def _exit_now(code: int) -> NoReturn:
+    import atexit
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe: nothing more can be said
+            stream.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
+def _main() -> None:
     """Entry point: user errors (bad options and settings included) become one clear line and exit code 2,
     never a traceback or a usage panel."""
     try:
