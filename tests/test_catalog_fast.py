@@ -91,3 +91,25 @@ def test_a_passage_file_that_does_not_match_its_catalog_is_reported(tmp_path):
     f.write_bytes(f.read_bytes()[:-10])
     with pytest.raises(IndexProblem, match="corrupt"):
         load_index(tmp_path / "ix")
+
+
+def test_the_default_index_stored_before_catalogs_and_lexicons_is_upgraded_on_start(tmp_path, monkeypatch):
+    from rag.settings import get_settings
+    from rag.storage.index import index_state
+    from rag.storage.lifecycle import ensure_default_index
+
+    monkeypatch.setenv("SANAD_INDEX_DIR", str(tmp_path / "indexes"))
+    get_settings.cache_clear()
+    settings = get_settings()
+    build_index(settings.index_path, loaded(*range(3)), HashEmbedder())
+    m = read_manifest(settings.index_path)
+    for part in ("catalog", "lexicon"):
+        m["files"].pop(part)
+    (settings.index_path / "manifest.json").write_text(json.dumps(m))
+    assert index_state(settings.index_path) == "upgradable"
+    passages = list(load_index(settings.index_path).passages)
+    assert ensure_default_index(settings, embedder=HashEmbedder) is None
+    assert index_state(settings.index_path) == "current"
+    index = load_index(settings.index_path)
+    assert list(index.passages) == passages and index.lexicon is not None
+    get_settings.cache_clear()

@@ -311,8 +311,9 @@ def _apply_ann_settings(fidx: faiss.Index, sent_ann: faiss.Index | None, ann: di
 
 
 def index_state(path: Path) -> str:
-    """"empty" (seeds may go here), "current", "outdated" (an older format: migrate its articles), or
-    "unusable" (corrupt, or from a newer Sanad: loading it raises the clear error)."""
+    """"empty" (seeds may go here), "current", "upgradable" (this format, stored before lexicons or catalogs: it
+    loads, and `upgrade_index` adds them), "outdated" (an older format: migrate its articles), or "unusable"
+    (corrupt, or from a newer Sanad: loading it raises the clear error)."""
     if holds_nothing(path):
         return "empty"
     try:
@@ -320,7 +321,7 @@ def index_state(path: Path) -> str:
     except IndexProblem:
         return "unusable"
     if version == FORMAT_VERSION:
-        return "current"
+        return "current" if UPGRADES <= read_manifest(path).get("files", {}).keys() else "upgradable"
     if isinstance(version, int) and version < FORMAT_VERSION and stored_articles(path):
         return "outdated"
     return "unusable"
@@ -412,7 +413,7 @@ def build_index(path: Path, loaded: LoadResult, embedder: Embedder, *, rebuild: 
         if not base_articles and not new_articles:
             if old is None:
                 raise NoArticles(loaded.skipped)
-            if not {"lexicon", "catalog"} <= old.manifest["files"].keys():
+            if not UPGRADES <= old.manifest["files"].keys():
                 _upgrade(path, old, embedder, report)  # stored before them: a new version adds them
             return BuildReport(path, 0, 0, len(old.articles), len(old.passages), dups, loaded.skipped,
                                time.perf_counter() - t0)  # nothing new: no version to write
@@ -603,6 +604,17 @@ def _lexicon(passages, embedder: Embedder, archive: bool) -> Lexicon:
     SaudiNewsNet), so English questions search about as fast as Arabic ones."""
     return build_lexicon((p.text for p in passages), embedder.embed_queries,
                          english=tokenizer_words(embedder) if archive else ())
+
+
+UPGRADES = frozenset({"lexicon", "catalog"})  # parts an index of this format may lack (stored before them)
+
+
+def upgrade_index(path: Path, embedder: Embedder) -> None:
+    """Add what an index stored before lexicons or catalogs lacks (a new version; the rest kept as is)."""
+    with _build_lock(path):
+        old = load_index(path, embedder.model_id)
+        if not UPGRADES <= old.manifest["files"].keys():
+            _upgrade(path, old, embedder, lambda stage, done, total: None)
 
 
 def _upgrade(path: Path, index: Index, embedder: Embedder,

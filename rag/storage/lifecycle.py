@@ -19,6 +19,7 @@ from rag.storage.index import (
     build_index,
     holds_nothing,
     index_state,
+    upgrade_index,
 )
 
 
@@ -68,6 +69,8 @@ def ensure_default_index(settings: Settings | None = None, progress: Callable[[i
         return build([SEEDS_DIR], settings, progress=progress, embedder=embedder)
     if state == "outdated":
         return build([], settings, rebuild=True, progress=progress, embedder=embedder)
+    if state == "upgradable":  # the bundled corpus's index, stored before lexicons or catalogs: add them
+        upgrade_index(settings.index_path, embedder() if embedder else get_embedder(settings))
     return None
 
 
