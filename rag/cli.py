@@ -57,7 +57,7 @@ def _progress() -> Progress:
 # The build's stages as shown: label and the unit its counts are divided by (reading counts bytes).
 BUILD_STAGES = {"reading": ("reading files (KiB)", 1024), "duplicates": ("finding duplicates (articles)", 1),
                 "chunking": ("chunking (articles)", 1), "embedding": ("embedding (passages + sentences)", 1),
-                "gathering": ("gathering batches", 1), "writing": ("writing index, BM25, FAISS, lexicon", 1),
+                "gathering": ("gathering batches", 1), "writing": ("writing index, BM25, FAISS", 1),
                 "lexicon": ("adding the English-question lexicon", 1)}
 
 
