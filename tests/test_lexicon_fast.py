@@ -43,8 +43,24 @@ def test_each_word_takes_its_nearest_lexicon_words_stem(n_words):
     words = np.zeros((3, 8), np.float32)
     words[0, :3], words[1, :3], words[2, :3] = [0.9, 0.1, 0], [0, 0.2, 0.8], [0.1, 0.8, 0.1]
     words /= np.linalg.norm(words, axis=1, keepdims=True)
-    assert lexicon.nearest_stems(words, lex) == [arabic.stem("المياه"), arabic.stem("السعر"), arabic.stem("مياه")]
-    assert lexicon.nearest_stems(np.zeros((0, 8), np.float32), lex) == []
+    found = lexicon.nearest(words, lex, k=1)
+    assert [f[0][0] for f in found] == [arabic.stem("المياه"), arabic.stem("السعر"), arabic.stem("مياه")]
+    assert [f[0][1] for f in found] == pytest.approx([0.9 / np.hypot(0.9, 0.1), 0.8 / np.hypot(0.2, 0.8),
+                                                      0.8 / np.sqrt(0.66)], abs=1e-4)
+    second = lexicon.nearest(words, lex)  # k=2: the runner-up too, best first
+    assert [len(f) for f in second] == [2, 2, 2]
+    if n_words == 3:  # (among 20,000 random words another may come second)
+        assert second[0][1][0] == arabic.stem("مياه")
+    assert lexicon.nearest(np.zeros((0, 8), np.float32), lex) == []
+
+
+def test_only_confident_translations_vote_each_stem_once():
+    found = [[("متحد", 0.924), ("امم", 0.916)],  # UN: two forms, 0.008 apart: both
+             [("ضمن", 0.883), ("ان", 0.878)],  # envoy: a guess, left out
+             [("سور", 0.938), ("دمشق", 0.916)],  # Syria: the runner-up is too far behind
+             [("متحد", 0.95)]]
+    assert lexicon.confident_stems(found) == ["متحد", "امم", "سور"]
+    assert lexicon.confident_stems(found, floor=0.8, margin=0.0) == ["متحد", "ضمن", "سور"]
 
 
 def test_only_latin_content_words_are_translated():
@@ -166,7 +182,7 @@ def test_an_archive_lexicon_pretranslates_the_tokenizers_latin_words_as_a_questi
     assert set(index.lexicon.known) == {"hospital", "opened"}
     live = Retriever(index, emb, dense_weight=0.5)
     # Translated at build exactly as at query time: the same stems, the same scores.
-    assert index.lexicon.known["hospital"] == arabic.stem("المستشفى")
+    assert index.lexicon.known["hospital"][0] == (arabic.stem("المستشفى"), pytest.approx(1.0, abs=1e-4))
     embedded = []
     emb.embed_queries = lambda texts: (embedded.extend(texts), TranslatingEmbedder.embed_queries(emb, texts))[1]
     scores = live._bm25_translated("Which new hospital opened?")

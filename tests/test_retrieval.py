@@ -62,12 +62,34 @@ def test_hits_carry_every_score_and_rank(retriever):
     assert bm25[0].bm25 > 0 and "خان شيخون" in bm25[0].passage.text
 
 
-def test_bm25_gets_no_vote_across_languages(retriever):
-    # An English question: fused must rank exactly as dense does (BM25 over Arabic passages is noise).
+def test_bm25_of_the_questions_own_words_gets_no_vote_across_languages(retriever, monkeypatch):
+    # An English question: without its translated words' vote, fused must rank exactly as dense does (BM25 of
+    # English words over Arabic passages is noise).
+    from rag.search import fusion
+
+    monkeypatch.setattr(fusion, "TRANSLATED_WEIGHT", 0.0)
+    monkeypatch.setattr(fusion, "TRANSLATED_POOL", 0)
     q = "Which resort north of Aleppo did the Syrian army take control of?"
     dense = [h.passage.id for h in retriever.search(q, 5, method="dense")]
     fused = [h.passage.id for h in retriever.search(q, 5, method="fused")]
     assert fused == dense
+
+
+def test_english_words_translate_to_the_arabic_the_articles_use(retriever):
+    # The real model and the seeds' own lexicon: content words land on their Arabic translations, confidently.
+    from rag.search import lexicon
+    from rag.text import arabic
+
+    lex = retriever.index.lexicon
+    assert lex is not None and len(lex) > 1000
+    words = ["Russia", "French", "president", "Syria"]
+    found = lexicon.nearest(retriever.embedder.embed_queries(words), lex)
+    assert [f[0][0] for f in found] == [arabic.stem(w) for w in ("روسيا", "الفرنسية", "رئيس", "السورية")]
+    assert all(f[0][1] >= lexicon.MIN_SIMILARITY for f in found)
+    # …and their vote lifts the passage that says it, over what dense alone ranks first
+    q = "What did the French president say about Aleppo?"
+    fused = retriever.search(q, 3)
+    assert any("الفرنسي" in h.passage.text for h in fused)
 
 
 def test_normalised_matching_finds_variant_spelling(retriever):

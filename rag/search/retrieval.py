@@ -67,7 +67,7 @@ class Retriever:
         article_days = np.array([_day(d) for d in cat.article_dates.tolist()], np.int64)
         self.days = np.where(cat.article_of >= 0, article_days[np.maximum(cat.article_of, 0)] if len(article_days)
                              else -1, -1).astype(np.int64)
-        self._translations: dict[str, str] = {}  # English word → Arabic stem, kept: a word is embedded once
+        self._translations: dict[str, tuple[str, float]] = {}  # English word → (stem, similarity): embedded once
         if self.sentences is not None:
             self.sentences.attach(self.index.sentence_rows, self.index.sentence_vectors, cat.passage_ids.tolist())
 
@@ -206,7 +206,7 @@ class Retriever:
 
     def _bm25_translated(self, question: str) -> np.ndarray | None:
         """BM25 by the question's Latin-script words translated through the index's lexicon; None without a
-        lexicon (an index built before it) or with no word to translate."""
+        lexicon (an index built before it) or with no word translated with confidence."""
         lex = self.index.lexicon
         words = lexicon.translatable_words(question) if lex is not None and len(lex) else []
         if not words:
@@ -215,8 +215,10 @@ class Retriever:
         if todo:
             if len(self._translations) > WORD_CACHE:
                 self._translations.clear()
-            self._translations.update(zip(todo, lexicon.nearest_stems(self.embedder.embed_queries(todo), lex)))
-        stems = list(dict.fromkeys(lex.known[w] if w in lex.known else self._translations[w] for w in words))
+            self._translations.update(zip(todo, lexicon.nearest(self.embedder.embed_queries(todo), lex)))
+        stems = lexicon.confident_stems([lex.known.get(w) or self._translations[w] for w in words])
+        if not stems:
+            return None
         return np.asarray(self.index.bm25.get_scores(stems), np.float32)
 
     def _bm25_shared(self, question: str, bm: np.ndarray) -> np.ndarray:
