@@ -189,7 +189,7 @@ def escape_(text: str) -> str:
 @index_app.command("info")
 def index_info(name: Annotated[str | None, typer.Option(help="Index name")] = None) -> None:
     """Show an index's manifest."""
-    from rag.storage.index import read_manifest
+    from rag.storage.index import UPGRADES, read_manifest
 
     settings = _settings(name)
     if settings.store == "milvus":
@@ -202,10 +202,13 @@ def index_info(name: Annotated[str | None, typer.Option(help="Index name")] = No
         return
     path = settings.index_path
     info = dict(read_manifest(path))  # IndexProblem (one line, with a recovery command) when missing or corrupt
-    info.pop("files", None)
+    files = info.pop("files", {})
     console.print(f"[bold]{path}[/]")
     for k, v in info.items():
         console.print(f"  {k}: {v}")
+    missing = [part for part in UPGRADES if part not in files]
+    console.print(f"  lexicon and catalog: {'present' if not missing else 'missing ' + ', '.join(sorted(missing))}"
+                  + ("" if not missing else " (built before them: `sanad index build` of its files adds them)"))
 
 
 @app.command()
