@@ -211,12 +211,14 @@ class Retriever:
         words = lexicon.translatable_words(question) if lex is not None and len(lex) else []
         if not words:
             return None
-        todo = [w for w in dict.fromkeys(words) if w not in lex.known and w not in self._translations]
+        found = {w: lex.known.get(w) or self._translations.get(w) for w in dict.fromkeys(words)}
+        todo = [w for w, f in found.items() if f is None]
         if todo:
-            if len(self._translations) > WORD_CACHE:
+            found.update(zip(todo, lexicon.nearest(self.embedder.embed_queries(todo), lex)))
+            if len(self._translations) > WORD_CACHE:  # (another thread may clear it too: `found` is this call's)
                 self._translations.clear()
-            self._translations.update(zip(todo, lexicon.nearest(self.embedder.embed_queries(todo), lex)))
-        stems = lexicon.confident_stems([lex.known.get(w) or self._translations[w] for w in words])
+            self._translations.update((w, found[w]) for w in todo)
+        stems = lexicon.confident_stems([found[w] for w in words])
         if not stems:
             return None
         return np.asarray(self.index.bm25.get_scores(stems), np.float32)
