@@ -19,7 +19,7 @@ from rag.search import fusion, lexicon
 from rag.storage.ann import SentenceCandidates, sentence_starts
 from rag.storage.index import Index
 from rag.text import arabic
-from rag.types import Hit
+from rag.types import Hit, Passage
 
 METHODS = ("dense", "bm25", "fused")
 POOL = 100  # candidates taken from each method before fusion
@@ -64,9 +64,7 @@ class Retriever:
         # Article metadata per passage (passages store none of it): outlet, ISO date, day number.
         self.outlets = cat.outlets
         self.dates = cat.passage_dates()
-        article_days = np.array([_day(d) for d in cat.article_dates.tolist()], np.int64)
-        self.days = np.where(cat.article_of >= 0, article_days[np.maximum(cat.article_of, 0)] if len(article_days)
-                             else -1, -1).astype(np.int64)
+        self.days = cat.per_passage(np.array([_day(d) for d in cat.article_dates.tolist()], np.int64), -1)
         self._translations: dict[str, tuple[str, float]] = {}  # English word → (stem, similarity): embedded once
         if self.sentences is not None:
             self.sentences.attach(self.index.sentence_rows, self.index.sentence_vectors, cat.passage_ids.tolist())
@@ -136,8 +134,9 @@ class Retriever:
 
     # -- public
 
-    def _hit(self, i: int, score: float, rank: int, **scores) -> Hit:
-        return Hit(self.index.passages[i], float(score), rank=rank, outlet=str(self.outlets[i]),
+    def _hit(self, i: int, score: float, rank: int, passage: Passage | None = None, **scores) -> Hit:
+        """Hit for passage row i (`passage`: the record, when the caller already read it)."""
+        return Hit(passage or self.index.passages[i], float(score), rank=rank, outlet=str(self.outlets[i]),
                    date=str(self.dates[i]), url=self.index.catalog.url(i), **scores)
 
     def search(self, question: str, k: int = 5, method: str = "fused", lang: str | None = None,
@@ -190,9 +189,9 @@ class Retriever:
         # The same story from several outlets shows once, "also reported by" the others.
         # Grouped by outlet: one outlet's near-identical articles (ARCD's Wikipedia revisions, a site's updates)
         # are each shown; folding them hid the asked one (ARCD fused MRR@10 0.857 → 0.839, English below dense).
-        texts = {i: self.index.passages[i] for i, _ in ranked}  # parsed once each (on demand in an archive)
-        into = fusion.fold_same_story([texts[i].text for i, _ in ranked],
-                                      [self.outlets[i] or texts[i].article_id for i, _ in ranked])
+        records = {i: self.index.passages[i] for i, _ in ranked}  # read once each (on demand in an archive)
+        into = fusion.fold_same_story([records[i].text for i, _ in ranked],
+                                      [self.outlets[i] or records[i].article_id for i, _ in ranked])
         also: dict[int, list[str]] = {}
         for j, t in enumerate(into):
             outlet = self.outlets[ranked[t][0]]
@@ -200,7 +199,7 @@ class Retriever:
             if t != j and other and other != outlet and other not in also.setdefault(t, []):
                 also[t].append(other)
         kept = [j for j, t in enumerate(into) if t == j][:k]
-        return [self._hit(ranked[j][0], ranked[j][1], r + 1, dense=dense_of[ranked[j][0]],
+        return [self._hit(ranked[j][0], ranked[j][1], r + 1, records[ranked[j][0]], dense=dense_of[ranked[j][0]],
                           bm25=float(bm[ranked[j][0]]), also=tuple(also.get(j, ())))
                 for r, j in enumerate(kept)]
 

@@ -7,6 +7,7 @@ article dates and URLs, and each record's byte offset in its JSONL file) that lo
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +34,14 @@ class Catalog:
     article_dates: np.ndarray  # str: ISO date, '' for none
     article_urls: np.ndarray  # str
 
+    def per_passage(self, article_values: np.ndarray, missing) -> np.ndarray:
+        """An article-level array spread over the passages; `missing` where a passage's article is not stored."""
+        if not len(article_values):
+            return np.full(len(self.article_of), missing)
+        return np.where(self.article_of >= 0, article_values[np.maximum(self.article_of, 0)], missing)
+
     def passage_dates(self) -> np.ndarray:
-        return np.where(self.article_of >= 0, self.article_dates[np.maximum(self.article_of, 0)], "")
+        return self.per_passage(self.article_dates, "")
 
     def url(self, passage: int) -> str:
         a = int(self.article_of[passage])
@@ -119,8 +126,6 @@ class Records(Sequence, Generic[T]):
 
 
 def _pread(f, start: int, size: int) -> bytes:
-    import os
-
     return os.pread(f.fileno(), size, start)
 
 

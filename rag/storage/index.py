@@ -317,11 +317,12 @@ def index_state(path: Path) -> str:
     if holds_nothing(path):
         return "empty"
     try:
-        version = read_manifest(path).get("format_version")
+        manifest = read_manifest(path)
     except IndexProblem:
         return "unusable"
+    version = manifest.get("format_version")
     if version == FORMAT_VERSION:
-        return "current" if UPGRADES <= read_manifest(path).get("files", {}).keys() else "upgradable"
+        return "current" if UPGRADES <= manifest.get("files", {}).keys() else "upgradable"
     if isinstance(version, int) and version < FORMAT_VERSION and stored_articles(path):
         return "outdated"
     return "unusable"
@@ -600,8 +601,8 @@ def _publish(path: Path, manifest: dict, version: str, previous: dict) -> None:
 
 
 def _lexicon(passages, embedder: Embedder, archive: bool) -> Lexicon:
-    """The index's lexicon; an archive's also pre-translates the tokenizer's Latin words (~2 min for
-    SaudiNewsNet), so English questions search about as fast as Arabic ones."""
+    """The index's lexicon; an archive's also pre-translates the tokenizer's Latin words (+79 s on SaudiNewsNet,
+    230 s for its whole lexicon), so most English question words need no embedding at query time."""
     return build_lexicon((p.text for p in passages), embedder.embed_queries,
                          english=tokenizer_words(embedder) if archive else ())
 
