@@ -480,11 +480,15 @@ def _loose(word: str) -> str:
 def has_variant(word: str, source: str) -> bool:
     """The source has this word in another inflection ("تعاونا" ~ "تعاون", "لدمار" ~ "دمارا"): a stemmer's
     miss, not a new word."""
-    lw = _loose(word)
-    if len(lw) < 3:
-        return False
-    return any(lw == (ls := _loose(w)) or (len(lw) >= 5 and len(ls) >= 5 and lw[:5] == ls[:5])
-               for w in _WORD.findall(source))
+    def forms(w: str) -> set[str]:  # "تعاون" may be a stem or carry "ون": keep both readings
+        return {f for f in (_ar_bare(arabic.normalize(w)), _loose(w)) if len(f) >= 3}
+
+    mine = forms(word)
+    for w in _WORD.findall(source):
+        theirs = forms(w)
+        if mine & theirs or any(len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5] for a in mine for b in theirs):
+            return True
+    return False
 
 
 def judged_elsewhere(word: str) -> bool:

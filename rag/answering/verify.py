@@ -76,6 +76,9 @@ def invented_words(claim_tokens: list[str], known: set[str], same_language: bool
     return novel if numbers or (len(novel) >= 2 and len(novel) >= len(claim_tokens) / 6) else []
 
 
+RARE_PIECES = 4  # a lone unknown word split this finely by the embedder's vocabulary is a name
+
+
 def invented_name(claim: str, known: set[str], pieces: Callable[[str], int], sources: str = "") -> list[str]:
     """Two neighbouring words, each unknown to every shown source (and the question) and each rare enough for
     the embedder's vocabulary to split it (`pieces` ≥ 2): a name put in place of the one the source gives
@@ -93,6 +96,11 @@ def invented_name(claim: str, known: set[str], pieces: Callable[[str], int], sou
     for a, b in zip(words, words[1:]):
         if odd(a) and odd(b):
             return [a, b]
+    # One word alone, when the vocabulary splits it into many pieces and it carries no article: a foreign
+    # name ("نتفليكس" for "HBO", "هيرودوت" for "أنتيباتر"); common words with the article stay (dev split).
+    for w in words:
+        if pieces(w) >= RARE_PIECES and not arabic.normalize(w).startswith("ال") and odd(w):
+            return [w]
     return []
 
 
