@@ -352,7 +352,10 @@ def _negators(text: str) -> list[str]:
     if arabic.language_or(text) == "en":
         return ["refuse" if _REFUSE_EN.match(m.group()) else "not" for m in _NEG_EN.finditer(text)]
     out = []
-    for t in _WORD.findall(arabic.normalize(text)):
+    toks = _WORD.findall(arabic.normalize(text))
+    for t, nxt in zip(toks, toks[1:] + [""]):
+        if t == "غير" and nxt.startswith("ان"):  # "غير أنها": "however", a turn, not a negation
+            continue
         if t in _NEG_AR or _ar_bare(t) in _NEG_AR:
             out.append("refuse" if "رفض" in t or "نفي" in t or t == "نفي" else "not")
     return out
@@ -459,3 +462,58 @@ def check(claim: str, source: str, title: str = "") -> list[str]:
     if adds_negation(claim, source) or drops_refusal(claim, source):
         reasons.append("negation")
     return reasons
+
+
+# ---------------------------------------------------------------- word variants
+_ENDINGS = ("يات", "ات", "ون", "ين", "ان", "ها", "هم", "يه", "ه", "ا", "ي")
+
+
+def _loose(word: str) -> str:
+    """An Arabic word without its glued prefix and one inflectional ending: "عسكريا", "العسكري" → "عسكر"."""
+    w = _ar_bare(arabic.normalize(word))
+    for e in _ENDINGS:
+        if w.endswith(e) and len(w) - len(e) >= 3:
+            return w[: -len(e)]
+    return w
+
+
+def has_variant(word: str, source: str) -> bool:
+    """The source has this word in another inflection ("تعاونا" ~ "تعاون", "لدمار" ~ "دمارا"): a stemmer's
+    miss, not a new word."""
+    def forms(w: str) -> set[str]:  # "تعاون" may be a stem or carry "ون": keep both readings
+        return {f for f in (_ar_bare(arabic.normalize(w)), _loose(w)) if len(f) >= 3}
+
+    mine = forms(word)
+    for w in _WORD.findall(source):
+        theirs = forms(w)
+        if mine & theirs or any(len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5] for a in mine for b in theirs):
+            return True
+    return False
+
+
+def judged_elsewhere(word: str) -> bool:
+    """A number word or a listed place/people/given name: the number and name checks judge it against the
+    source (a number in words the source gives in digits is no invention)."""
+    w = arabic.normalize(word)
+    return _ar_number(w) is not None or _entity(w) is not None
+
+
+# ---------------------------------------------------------------- clauses
+# Where an Arabic sentence turns: punctuation, and a contrast or a negation joined by "و" ("وليست مهتمة").
+_CLAUSE_BREAK = re.compile(r"\s*[،,;؛:]\s*|\s+(?=(?:و|ف)?(?:لكن|لكنه|لكنها|بينما|فيما|غير أن|إلا أن)\s)|"
+                           r"\s+(?=و(?:لم|لا|لن|ليس|ليست|ليسوا)\s)")
+
+
+def clauses(sentence: str, min_words: int = 3) -> list[str]:
+    """A sentence's clauses (a piece shorter than `min_words` joins the one before): what a partial claim or
+    a flipped one ("interested in a settlement" for "وليست مهتمة بالحل") is to be matched against."""
+    out: list[str] = []
+    for piece in _CLAUSE_BREAK.split(sentence):
+        piece = piece.strip()
+        if not piece:
+            continue
+        if out and (len(piece.split()) < min_words or len(out[-1].split()) < min_words):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out or [sentence]
