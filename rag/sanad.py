@@ -116,7 +116,12 @@ class Sanad:
         return vec
 
     def resources(self) -> Resources:
-        return Resources(self.settings, self.embedder, self.sentences, self.embed_query)
+        return Resources(self.settings, self.embedder, self.sentences, self.embed_query, self.translated_terms)
+
+    def translated_terms(self, question: str) -> list[str]:
+        """The question's words in the index's language, through its lexicon ([] for a Milvus store: none)."""
+        terms = getattr(self.retriever, "translated_terms", None)
+        return terms(question) if terms else []
 
     # -- what front ends call
 

@@ -90,6 +90,11 @@ def test_english_words_translate_to_the_arabic_the_articles_use(retriever):
     q = "What did the French president say about Aleppo?"
     fused = retriever.search(q, 3)
     assert any("الفرنسي" in h.passage.text for h in fused)
+    # what backends get for the refusal gate's coverage: the confident translations' stems, and none for
+    # an Arabic question (nothing Latin to translate)
+    terms = retriever.translated_terms(q)
+    assert {arabic.stem("الفرنسية"), arabic.stem("رئيس")} <= set(terms)
+    assert retriever.translated_terms("ماذا قال الرئيس الفرنسي عن حلب؟") == []
 
 
 def test_normalised_matching_finds_variant_spelling(retriever):

@@ -22,6 +22,11 @@ from rag.types import Citation, Hit
 # set: evidence in the chosen sentences 0.65 → 0.67 for English, Arabic unchanged at 0.96).
 SELECTION = {"ar": (2, 0.8), "en": (3, 1.2)}
 W_SEMANTIC, W_LEXICAL, W_PRIOR = 1.0, 1.0, 1.0
+# An English question's words translated through the index's lexicon (rag/search/lexicon.py) may count in Arabic
+# sentences too. They do not help choose the sentence: ARCD train English (169), first quote holds the gold
+# 0.633 / 0.645 / 0.627 / 0.610 at weight 0 / 0.5 / 1 / 1.5, answer holds it 0.740 / 0.704 / 0.680 / 0.669; so
+# 0 here, but their coverage is the refusal gate's signal for such questions (rag/answering/answerable.py).
+W_LEXICAL_CROSS = 0.0
 MAX_QUOTE_CHARS = 400
 # The short answer comes from one of the SPAN_CANDIDATES best sentences; one holding the kind of answer asked for
 # (a date for "when", a number for "how many") gains W_KIND (z units) over the ranking. At most
@@ -37,28 +42,33 @@ class Extract:
     sentences: list[tuple[Sentence, float]]  # chosen sentences with their relevance, best first
 
 
-def rank(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], sentences: SentenceVectors
-         ) -> list[tuple[Sentence, float]]:
+def rank(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], sentences: SentenceVectors,
+         translated: list[str] = ()) -> list[tuple[Sentence, float]]:
     """Every evidence sentence of the hits with its relevance, best first (one entry per distinct sentence)."""
-    return [(s, sc) for s, sc, _, _ in rank_scored(question, lang, q_vec, hits, sentences)]
+    return [(s, sc) for s, sc, _, _ in rank_scored(question, lang, q_vec, hits, sentences, translated)]
 
 
-def rank_scored(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], sentences: SentenceVectors
-                ) -> list[tuple[Sentence, float, float, float]]:
-    """`rank`, each sentence with its raw cosine to the question and its question-word coverage too."""
+def rank_scored(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], sentences: SentenceVectors,
+                translated: list[str] = ()) -> list[tuple[Sentence, float, float, float]]:
+    """`rank`, each sentence with its raw cosine to the question and its question-word coverage too.
+    `translated`: the question's words in the passages' language (`Resources.translated_terms`), whose
+    coverage counts in sentences of another language than the question's."""
     passages = [h.passage for h in hits]
     sents, keep = evidence_sentences(passages)
     if not sents:
         return []
     cos = sentences.for_passages(passages)[keep] @ q_vec
-    q_tokens = set(arabic.analyze(question))
-    lex = np.array([len(q_tokens & set(arabic.analyze(s.text))) / max(1, len(q_tokens)) for s in sents])
+    own, other = set(arabic.analyze(question)), set(translated)
+    cross = np.array([passages[s.passage_index].lang != lang for s in sents])
+    lex = np.array([_coverage(other if c else own, s.text) for s, c in zip(sents, cross)])
     # Sentence cosines are only comparable within one question (cross-lingual ones run lower), so z-score them;
     # the passage's retrieval rank is a strong prior: retrieval already weighed the whole passage.
     prior = np.array([1.0 / (1 + s.passage_index) for s in sents])
     score = W_SEMANTIC * zscore(cos) + W_PRIOR * prior
-    if lang == "ar":  # word overlap only means something within one language
+    if lang == "ar":  # word overlap means something within one language...
         score += W_LEXICAL * zscore(lex)
+    elif other and W_LEXICAL_CROSS:  # ... or once the question's words are translated into the sources' language
+        score += W_LEXICAL_CROSS * zscore(lex)
     out: list[tuple[Sentence, float, float, float]] = []
     seen: set[str] = set()
     for j in np.argsort(-score, kind="stable"):
@@ -66,6 +76,11 @@ def rank_scored(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], se
             seen.add(sents[j].text)
             out.append((sents[j], float(score[j]), float(cos[j]), float(lex[j])))
     return out
+
+
+def _coverage(terms: set[str], text: str) -> float:
+    """The share of `terms` (analysed words) the text has."""
+    return len(terms & set(arabic.analyze(text))) / max(1, len(terms))
 
 
 def select(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], sentences: SentenceVectors) -> Extract:
@@ -115,8 +130,9 @@ class Analysis:
     signals: answerable.Signals
 
 
-def analyse(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], sentences: SentenceVectors) -> Analysis:
-    scored = rank_scored(question, lang, q_vec, hits, sentences)
+def analyse(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], sentences: SentenceVectors,
+            translated: list[str] = ()) -> Analysis:
+    scored = rank_scored(question, lang, q_vec, hits, sentences, translated)
     ranked = [(s, sc) for s, sc, _, _ in scored]
     short = short_answer(question, lang, ranked)
     cos = np.array([c for _, _, c, _ in scored])

@@ -28,6 +28,9 @@ class Resources:
     embedder: "Embedder"
     sentences: "SentenceVectors"
     embed_query: Callable[[str], np.ndarray]  # (1, dim), cached per question
+    # A question's words translated into the index's language (BM25 stems; [] when the index cannot): what
+    # an English question's words are in Arabic sentences (rag/search/lexicon.py).
+    translated_terms: Callable[[str], list[str]] = lambda question: []
 
 
 @dataclass

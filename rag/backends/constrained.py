@@ -210,7 +210,8 @@ def refusal_hook(query, hits: list[Hit], q_vec: np.ndarray, res: Resources) -> s
     gate = getattr(answerable, "answerable", None)
     if analyse is None or gate is None:
         return None
-    signals = analyse(query.search_text, query.lang, q_vec, hits, res.sentences).signals
+    signals = analyse(query.search_text, query.lang, q_vec, hits, res.sentences,
+                      res.translated_terms(query.search_text)).signals
     return None if gate(signals) else "the articles do not answer this (answerability gate)"
 
 
@@ -248,7 +249,8 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
         self.last = d
         t0 = time.perf_counter()
         q_vec = res.embed_query(query.search_text)[0]
-        ranked = extractive.rank(query.search_text, query.lang, q_vec, hits, res.sentences)
+        ranked = extractive.rank(query.search_text, query.lang, q_vec, hits, res.sentences,
+                                 res.translated_terms(query.search_text))
         cands: list[tuple[Sentence, str, float]] = []  # sentence, its text as shown (clipped), rank score
         for s, rel in ranked:
             shown = prompts.one_line_text(prompts.clip_sentence(s.text))

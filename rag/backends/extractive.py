@@ -20,7 +20,8 @@ class ExtractiveBackend:
 
     def generate(self, query, hits: list[Hit], res: Resources) -> Draft:
         q_vec = res.embed_query(query.search_text)[0]
-        a = extractive.analyse(query.search_text, query.lang, q_vec, hits, res.sentences)
+        a = extractive.analyse(query.search_text, query.lang, q_vec, hits, res.sentences,
+                               res.translated_terms(query.search_text))
         chosen, short = a.chosen, a.short
         # Decided before any text is shown: a refusal is never streamed and then retracted.
         if a.ranked and not answerable.answerable(a.signals):

@@ -206,10 +206,16 @@ class Retriever:
     def _bm25_translated(self, question: str) -> np.ndarray | None:
         """BM25 by the question's Latin-script words translated through the index's lexicon; None without a
         lexicon (an index built before it) or with no word translated with confidence."""
+        stems = self.translated_terms(question)
+        return np.asarray(self.index.bm25.get_scores(stems), np.float32) if stems else None
+
+    def translated_terms(self, question: str) -> list[str]:
+        """The BM25 stems of the Arabic words the question's Latin-script words translate to with confidence
+        through the index's lexicon ([] without a lexicon or with none confident)."""
         lex = self.index.lexicon
         words = lexicon.translatable_words(question) if lex is not None and len(lex) else []
         if not words:
-            return None
+            return []
         found = {w: lex.known.get(w) or self._translations.get(w) for w in dict.fromkeys(words)}
         todo = [w for w, f in found.items() if f is None]
         if todo:
@@ -217,10 +223,7 @@ class Retriever:
             if len(self._translations) > WORD_CACHE:  # (another thread may clear it too: `found` is this call's)
                 self._translations.clear()
             self._translations.update((w, found[w]) for w in todo)
-        stems = lexicon.confident_stems([found[w] for w in words])
-        if not stems:
-            return None
-        return np.asarray(self.index.bm25.get_scores(stems), np.float32)
+        return lexicon.confident_stems([found[w] for w in words])
 
     def _bm25_shared(self, question: str, bm: np.ndarray) -> np.ndarray:
         """BM25 by the question's shared tokens only (Latin names, digits); `bm` itself when those are all."""
