@@ -105,13 +105,14 @@ class Short:
     span: spans.Span  # offsets inside the sentence
 
 
-def short_answer(question: str, lang: str, ranked: list[tuple[Sentence, float]]) -> Short | None:
+def short_answer(question: str, lang: str, ranked: list[tuple[Sentence, float]], translated: list[str] = ()
+                 ) -> Short | None:
     """The answering span: the best window of the best few sentences, a sentence holding the asked-for kind of
-    answer preferred."""
+    answer preferred. `translated`: the question's words in the sources' language (see `span.pick`)."""
     kind = spans.answer_type(question, lang)
     best: tuple[float, Short] | None = None
     for s, rel in ranked[:SPAN_CANDIDATES]:
-        sp = spans.pick(question, s.text, lang)
+        sp = spans.pick(question, s.text, lang, translated=translated)
         if sp is None:
             continue
         total = rel + W_KIND * spans.fits(kind, s.text)
@@ -134,7 +135,7 @@ def analyse(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], senten
             translated: list[str] = ()) -> Analysis:
     scored = rank_scored(question, lang, q_vec, hits, sentences, translated)
     ranked = [(s, sc) for s, sc, _, _ in scored]
-    short = short_answer(question, lang, ranked)
+    short = short_answer(question, lang, ranked, translated)
     cos = np.array([c for _, _, c, _ in scored])
     cov = np.array([v for _, _, _, v in scored])
     at = next((i for i, (s, _) in enumerate(ranked) if short is not None and s is short.sentence), None)

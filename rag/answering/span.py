@@ -246,10 +246,15 @@ def best_window_f1(wins: list[tuple[int, int]], scores: np.ndarray) -> tuple[int
     return int(top[b]), float(expected[b])
 
 
-def pick(question: str, sentence: str, lang: str | None = None, weights: np.ndarray | None = None) -> Span | None:
-    """The best-scoring window of `sentence` as the short answer (offsets into `sentence`), or None."""
+def pick(question: str, sentence: str, lang: str | None = None, weights: np.ndarray | None = None,
+         translated: list[str] = ()) -> Span | None:
+    """The best-scoring window of `sentence` as the short answer (offsets into `sentence`), or None.
+    `translated`: the question's words in the sentence's language (an English question over an Arabic
+    sentence), which the cues then see as the words the question repeats. Measured on ARCD train's English
+    questions, given the answer sentence: span F1 0.314 without them, 0.376 with (Arabic questions: 0.427)."""
     kind = answer_type(question, lang)
-    tokens, wins, x = candidate_matrix(question, sentence, kind)
+    keys = (question_keys(question) | set(translated)) if translated else None
+    tokens, wins, x = candidate_matrix(question, sentence, kind, keys)
     if not wins:
         return None
     scores = x @ (WEIGHTS if weights is None else weights)

@@ -295,7 +295,8 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
         elif len(spans.tokenize(text)) > spans.MAX_WORDS:
             d.fallback = f"the model's span is longer than {spans.MAX_WORDS} words"
         if d.fallback:  # the extractive span of the same sentence: verbatim by construction
-            sp = spans.pick(query.search_text, sentence.text, query.lang)
+            sp = spans.pick(query.search_text, sentence.text, query.lang,
+                            translated=res.translated_terms(query.search_text))
             if sp is None:
                 return Draft(hits, iter(()), quoted=[], refusal="no span of the chosen sentence answers")
             start, end = sp.start, sp.end
