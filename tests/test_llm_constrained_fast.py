@@ -76,6 +76,26 @@ def test_a_transliterated_name_must_sound_like_the_arabic():
     assert cb.name_problem("سيرغي لافروف", "Rex Tillerson")
 
 
+def test_a_date_is_not_a_name_but_its_month_is_checked():
+    # Seen in the audit: "28 July 1914" for "28 يوليو 1914" was refused as a name that does not sound like يوليو.
+    assert not cb.looks_like_name("28 July 1914") and cb.latin_names("born on 15 July in Paris") == ["Paris"]
+    assert cb.translation_problem("28 يوليو 1914", "28 July 1914") == ""
+    assert "months or weekdays differ" in cb.translation_problem("15 يونيو", "15 July")
+    assert "months or weekdays differ" in cb.translation_problem("يوم الجمعة", "on Thursday")
+
+
+def test_an_exonym_passes_when_each_word_translates_to_the_sources_word():
+    lexicon = {"German": ["المان"], "Western": ["غرب"], "Asia": ["اسي"], "United": ["يونايتد"], "Arab": ["عرب"],
+               "Emirates": []}
+    translate = lambda word: lexicon.get(word, [])  # noqa: E731 - the index lexicon's stems, as Resources gives
+    assert cb.unrendered_names("اللغة الألمانية", "the German language", "", translate) == ""
+    assert cb.unrendered_names("غرب آسيا", "in Western Asia", "", translate) == ""
+    assert "German" in cb.unrendered_names("اللغة الألمانية", "the German language")  # without the lexicon
+    # the audit's invention stays refused: neither its sound nor its words are the source's
+    assert "United Arab Emirates" in cb.unrendered_names("المدينة المنورة", "the capital of the United Arab Emirates",
+                                                         "", translate)
+
+
 def test_retrieval_ranking_can_overrule_a_hesitant_model():
     probs = np.array([0.30, 0.45, 0.25])
     assert cb.decide(probs, np.zeros(3)) == 1

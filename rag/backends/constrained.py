@@ -12,12 +12,14 @@ import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag.answering import extractive, prompts
 from rag.answering import span as spans
+from rag.answering import support
 from rag.answering.evidence import Sentence
 from rag.backends.base import Draft, Resources
 from rag.backends.chat import LlamaCppBackend
@@ -90,11 +92,22 @@ def translation_problem(source: str, english: str) -> str:
         return "empty translation"
     if numbers(source) != numbers(english):
         return f"figures differ: {numbers(source)} vs {numbers(english)}"
+    if calendar(source) != calendar(english):  # months and weekdays are not names: they are checked here
+        return f"months or weekdays differ: {sorted(calendar(source))} vs {sorted(calendar(english))}"
     if len(english.split()) > 2 * len(source.split()) + 4:
         return "translation much longer than the source"
     if _META.search(english):  # the model talked about translating (once, in French) instead of translating
         return "not a translation: it comments on the text"
     return ""
+
+
+def calendar(text: str) -> set[str]:
+    """The months ("m7") and weekdays ("d4") a text names, in either language."""
+    return {x for x in support.numbers(text) if x[:1] in "md" and x[1:].isdigit()}
+
+
+def _calendar_word(word: str) -> bool:
+    return bool(calendar(word))
 
 
 _META = re.compile(r"[\"“”«»]|\b(?:translat\w*|english|anglais|arabic|arabe|means|signifie|expression)\b", re.IGNORECASE)
@@ -128,7 +141,8 @@ _PARTICLES = {"de", "di", "da", "al", "el", "bin", "ibn", "bint", "abu", "van", 
 
 def looks_like_name(english: str) -> bool:
     """Every word capitalised (name particles aside): a transliterated name, whose sound can be checked."""
-    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", english) if w.lower() not in _PARTICLES]
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", english)
+             if w.lower() not in _PARTICLES and not _calendar_word(w)]  # "28 July 1914" is a date, not a name
     return bool(words) and all(w[0].isupper() for w in words)
 
 
@@ -153,7 +167,7 @@ def latin_names(text: str) -> list[str]:
     just a sentence's first word ("About 15 ..."), not a name."""
     out = []
     for m in _NAME_RUN.finditer(text):
-        words = [w for w in m.group().split() if w not in _FUNCTION_WORDS]
+        words = [w for w in m.group().split() if w not in _FUNCTION_WORDS and not _calendar_word(w)]
         before = text[:m.start()].rstrip()
         opens = not before or before[-1] in ".!?:\n“\"(-"
         if words and not (opens and len(m.group().split()) == 1):
@@ -181,11 +195,22 @@ def renders(name: str, sources: list[str], max_words: int = 4) -> bool:
     return False
 
 
-def unrendered_names(source: str, english: str, question: str = "") -> str:
+def unrendered_names(source: str, english: str, question: str = "",
+                     translate: Callable[[str], list[str]] | None = None) -> str:
     """A translation may name only what its Arabic writes (by sound) or the question already names: the audit
-    caught "the capital of the United Arab Emirates" offered for المدينة المنورة."""
-    bad = [n for n in latin_names(english) if not renders(n, [source, question])]
+    caught "the capital of the United Arab Emirates" offered for المدينة المنورة. `translate` (a name's words
+    → the index lexicon's Arabic stems for them) also lets an exonym through when every word of it translates
+    to a word the source writes ("Arabian Peninsula" ← شبه الجزيرة العربية, "German" ← الألمانية)."""
+    bad = [n for n in latin_names(english)
+           if not renders(n, [source, question]) and not (translate and means(n, source, translate))]
     return f"names the source does not write: {', '.join(bad)}" if bad else ""
+
+
+def means(name: str, source: str, translate: Callable[[str], list[str]]) -> bool:
+    """Every word of the name translates (through the lexicon) to a word of the source."""
+    have = set(arabic.analyze(source))
+    words = [w for w in name.split() if w.lower() not in _PARTICLES]
+    return bool(words) and all(set(translate(w)) & have for w in words)
 
 
 def decide(probs: np.ndarray, rank_scores: np.ndarray, w_rank: float = W_RANK) -> int:
@@ -312,10 +337,10 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
             english = _LABEL.sub("", english)  # the model sometimes echoes a label: "Arabic: Alexey ..."
             d.seconds["translate"] = time.perf_counter() - t
             problem = translation_problem(text, english)
-            if not problem and looks_like_name(english):
+            if not problem and looks_like_name(english) and not means(english, text, res.translated_terms):
                 problem = name_problem(text, english)
             if not problem:
-                problem = unrendered_names(text, english, query.search_text)
+                problem = unrendered_names(text, english, query.search_text, res.translated_terms)
             if problem:
                 d.translation_rejected = f"{english!r}: {problem}"
             else:
