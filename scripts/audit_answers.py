@@ -26,6 +26,15 @@ sys.path.insert(0, str(ROOT))
 from rag.evaluation.audit import audit  # noqa: E402
 
 
+def _latin_span(a) -> bool:
+    from rag.text import arabic
+
+    c = a.citations[0]
+    p = next((h.passage for h in a.passages if h.passage.id == c.passage_id), None)
+    text = p.text[c.span[0]:c.span[1]] if p is not None and c.span else ""
+    return bool(text.strip()) and not arabic.has_arabic(text)
+
+
 def spread(items: list, n: int) -> list:
     step = max(1, len(items) // max(1, n))
     return items[::step][:n]
@@ -67,7 +76,8 @@ def main() -> None:
         totals["answered"] += 1
         finding = audit(q.question, a.text, [h.passage.text for h in a.passages])
         totals["flagged"] += bool(finding.unsupported)
-        translated = bool(a.citations and a.citations[0].translation)
+        # in English: a checked translation, or a span the Arabic source writes in Latin letters (shown as is)
+        translated = bool(a.citations and (a.citations[0].translation or _latin_span(a)))
         span_shown = bool(a.citations and a.citations[0].span) and _span_in_text(a)
         if english_q:
             totals["en_in_english"] += a.language == "en" and translated

@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rag.answering import answerable, extractive  # noqa: E402
+from rag.backends.extractive import reading  # noqa: E402
 from rag.evaluation.metrics import best_f1, contains_answer  # noqa: E402
 from rag.evaluation.unanswerable import excluding, leaks, split_of  # noqa: E402
 
@@ -53,10 +54,12 @@ def collect(folder: Path, questions_en: Path | None = None) -> list[dict]:
                 hits = sanad.search(q.question, settings.top_k, lang=q.lang)
             if not hits:
                 continue
-            a = extractive.analyse(q.question, q.lang, q_vec, hits, res.sentences, res.translated_terms(q.question))
+            a = extractive.analyse(q.question, q.lang, q_vec, hits, res.sentences, res.translated_terms(q.question),
+                                   reading(q.question, res))
             short = a.short.span.text if a.short else ""
             sent = a.short.sentence.text if a.short else ""
             rows.append({"id": q.id, "split": split_of(q), "y": 0 if removed else 1, "lang": q.lang,
+                         "short_conf": a.short.span.confidence if a.short else 0.0,
                          "pre_refused": (hits[0].dense or 0.0) < (settings.min_score if hits[0].passage.lang == q.lang
                                                                   else settings.min_score_cross),
                          "x": answerable.vector(a.signals).tolist(), "answers": q.answers, "short": short,
@@ -68,14 +71,13 @@ def spans_report(rows: list[dict], fit_rows: np.ndarray) -> None:
     """Short-answer F1 / first-line hit when an unsure span (expected F1 < SPAN_SURE) widens to its clause."""
     from rag.answering import span as spans
 
-    conf_at = answerable.FEATURES.index("span_conf")
     for sure in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 1.01):
         out = []
         for r, f in zip(rows, fit_rows):
             if r["y"] != 1 or not r["short"]:
                 continue
             at = r["sentence"].find(r["short"])
-            sp = spans.Span(at, at + len(r["short"]), r["short"], "other", 0.0, r["x"][conf_at])
+            sp = spans.Span(at, at + len(r["short"]), r["short"], "other", 0.0, r["short_conf"])
             lead = sp.text if sp.confidence >= sure else extractive.clause_around(r["sentence"], sp).text
             out.append((f, best_f1(lead, r["answers"]), contains_answer(lead, r["answers"]), len(lead.split())))
         for name, flag in (("fit", True), ("held-out", False)):

@@ -8,6 +8,7 @@ import pytest
 from helpers import assert_citations_valid
 
 from rag import Answer, answer, answer_stream
+from rag.answering import span
 from rag.answering.verify import verify
 from rag.errors import QueryError
 from rag.types import Hit, Passage
@@ -55,6 +56,19 @@ def test_answer_leads_with_the_short_answer_span(retriever, question, fact):
     src = next(h.passage for h in a.passages if h.passage.id == first.passage_id)
     assert src.text[s:e] in head and fact in first.quote
     assert_citations_valid(a)
+
+
+def test_the_span_reader_reads_the_default_models_token_states(embedder):
+    # The shipped reader is fitted on this engine's states, so the default product uses it; its word scores
+    # line up with the span cues' words and pick the envoy's name.
+    from rag.answering import reader as readers
+
+    q = "من هو المبعوث الدولي إلى سوريا؟"
+    sent = "وقال المبعوث الدولي إلى سوريا ستيفان دي ميستورا إن المحادثات ستستأنف الشهر المقبل."
+    ws = readers.word_scores(embedder, embedder.model_id, q, [sent])
+    assert ws is not None and len(ws[0][0]) == len(ws[0][1]) == len(span.tokenize(sent))
+    sp = span.pick(q, sent, "ar", score=lambda x, wins: readers.window_scores(readers.load(), x, wins, ws[0]))
+    assert "ميستورا" in sp.text, sp.text
 
 
 def test_english_question_leads_with_the_arabic_span_marked_as_such(retriever):

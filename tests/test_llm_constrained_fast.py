@@ -121,6 +121,13 @@ def test_english_answer_leads_with_the_translation_beside_its_arabic():
     assert span_ok(answer, cites[0], text)  # the pipeline's check: the Arabic span is on the first line
     pieces, _ = cb.compose(s, 1.0, (s0, e0), "", hits, "en")
     assert "".join(pieces).startswith("Arabic source span: “ستيفان دي ميستورا” [1]")
+    # a span the Arabic source writes in Latin letters is shown as written, not "translated" (the audit saw
+    # "Communism" come back as "Kommunistika")
+    latin = "قال إن World Corporation تعمل"
+    ls = Sentence(0, latin, 0, len(latin))
+    at = latin.index("World")
+    pieces, _ = cb.compose(ls, 1.0, (at, at + len("World Corporation")), "", [_hit(latin)], "en")
+    assert "".join(pieces).startswith("World Corporation [1]")
 
 
 def test_a_sentence_is_released_only_once_complete():

@@ -235,8 +235,10 @@ def refusal_hook(query, hits: list[Hit], q_vec: np.ndarray, res: Resources) -> s
     gate = getattr(answerable, "answerable", None)
     if analyse is None or gate is None:
         return None
+    from rag.backends.extractive import reading
+
     signals = analyse(query.search_text, query.lang, q_vec, hits, res.sentences,
-                      res.translated_terms(query.search_text)).signals
+                      res.translated_terms(query.search_text), reading(query.search_text, res)).signals
     return None if gate(signals) else "the articles do not answer this (answerability gate)"
 
 
@@ -329,7 +331,7 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
 
         p = hits[sentence.passage_index].passage
         translation = ""
-        if query.answer_lang == "en" and p.lang != "en":
+        if query.answer_lang == "en" and p.lang != "en" and arabic.has_arabic(text):  # (a Latin span: as written)
             t = time.perf_counter()
             with lock:
                 english = cd.complete(llama, cd.chatml(prompts.PICK_SYSTEM, prompts.translate_user(text)),
@@ -367,7 +369,7 @@ def compose(sentence: Sentence, rel: float, span: tuple[int, int], translation: 
     if language == "en":
         if translation:
             head = f"{translation} (translated from the {source_lang}: “{words}”) [{n}]"
-        elif p.lang != "en":
+        elif p.lang != "en" and arabic.has_arabic(words):  # a name the source writes in Latin letters: as is
             head = f"{source_lang} source span: “{words}” [{n}]"
         else:
             head = f"{words} [{n}]"

@@ -2,10 +2,15 @@
 see rag/answering/extractive.py and rag/answering/span.py)."""
 from __future__ import annotations
 
-from rag.answering import answerable, extractive
+from rag.answering import answerable, extractive, reader
 from rag.backends.base import Draft, Resources
 from rag.settings import Settings
 from rag.types import Hit
+
+
+def reading(question: str, res: Resources) -> extractive.Reading:
+    """The span reader over this question, run by the embedder that `res` holds."""
+    return lambda sentences: reader.word_scores(res.embedder, res.embedder.model_id, question, sentences)
 
 
 class ExtractiveBackend:
@@ -21,7 +26,7 @@ class ExtractiveBackend:
     def generate(self, query, hits: list[Hit], res: Resources) -> Draft:
         q_vec = res.embed_query(query.search_text)[0]
         a = extractive.analyse(query.search_text, query.lang, q_vec, hits, res.sentences,
-                               res.translated_terms(query.search_text))
+                               res.translated_terms(query.search_text), reading(query.search_text, res))
         chosen, short = a.chosen, a.short
         # Decided before any text is shown: a refusal is never streamed and then retracted.
         if a.ranked and not answerable.answerable(a.signals):

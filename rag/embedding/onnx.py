@@ -190,6 +190,17 @@ class OnnxEmbedder:
     def embed_passages(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
         return self._embed([self.passage_prefix + t for t in texts], batch_size, progress)[0]
 
+    def token_states(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each text as given (no prefix added), its tokens' character offsets and last-layer states (what
+        the span reader reads, rag/answering/reader.py)."""
+        out: list = [None] * len(texts)
+
+        def keep(i: int, enc, states: np.ndarray) -> None:
+            out[i] = (np.asarray(enc.offsets, np.int64), states)
+
+        self._embed(texts, 16, None, keep)
+        return out
+
     def count_tokens(self, text: str) -> int:
         return len(self._plain_tokenizer.encode(text, add_special_tokens=False).ids)
 
