@@ -106,3 +106,14 @@ def test_short_answer_metrics():
     assert not exact_match("13 أكتوبر", ["13 أكتوبر 1958"])
     assert f1_score(1.0, 0.0) == 0.0 and f1_score(float("nan"), 0.0) == 0.0
     assert f1_score(0.5, 1.0) == pytest.approx(2 / 3)
+
+
+def test_a_who_question_prefers_a_sentence_that_names_someone():
+    assert span.names_person("قال المبعوث الأممي الخاص إلى سورية ستيفان دي ميستورا، أمس")  # title + name
+    assert span.names_person("وصل محمد بن سلمان إلى الرياض")  # given name, kinship particle
+    assert not span.names_person("أكّد المبعوث الأممي تحقيق تقدم بشأن اللقاء الثلاثي")  # a title, no name
+    assert span.fits("person", "التقى الرئيس بوتين نظيره") and not span.fits("person", "تقدم في المحادثات")
+    press = Sentence(0, "أكّد المبعوث الأممي في مؤتمر صحفي تحقيق تقدم في المحادثات.", 0, 55)
+    named = Sentence(1, "قال المبعوث الأممي ستيفان دي ميستورا إنه يسعى لعقد جولة ثالثة.", 0, 60)
+    short = extractive.short_answer("Who is the UN envoy to Syria?", "en", [(press, 2.0), (named, 1.35)])
+    assert short.sentence is named  # the example: the press conference outranked the name by 0.65

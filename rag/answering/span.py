@@ -216,8 +216,31 @@ def candidate_matrix(question: str, sentence: str, kind: str | None = None,
     return tokens, wins, x
 
 
+# A person is named after a title ("المبعوث … ستيفان"), by a common given name, or with a kinship particle
+# ("بن", "أبو", "عبد"): what a "who" question's sentence should hold.
+_TITLES = {arabic.normalize(w) for w in """الرئيس الملك الأمير الشيخ الدكتور السيد السيدة الكاتب الشاعر الفنان المخرج
+    اللاعب المدرب الوزير الإمام الخليفة السلطان القائد العالم المؤرخ الروائي الأديب المطرب المغني الممثل الممثلة
+    البابا الجنرال العقيد اللواء المهندس الباحث الرسام الملحن المستشار المبعوث السفير المتحدث الناطق""".split()}
+_NAME_PARTICLES = {arabic.normalize(w) for w in "بن ابن أبو أبي عبد آل بنت".split()}
+
+
+def names_person(text: str) -> bool:
+    """The text names someone (by the cues above; Arabic only)."""
+    from rag.answering.support import _entity  # the given-name list the claim checks use
+
+    words = [arabic.normalize(w) for w in re.findall(r"\w+", text)]
+    for i, w in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        e = _entity(w)
+        if (e and e.startswith("name:")) or (nxt and (w in _NAME_PARTICLES or (w in _TITLES and not nxt.startswith("ال")))):
+            return True
+    return False
+
+
 def fits(kind: str, text: str) -> bool:
-    """The text holds what a date or number question asks for (other kinds cannot be told by form)."""
+    """The text holds what a date, number or person question asks for (places cannot be told by form)."""
+    if kind == "person":
+        return names_person(text)
     tokens = tokenize(text)
     if kind == "date":
         return any(t.date for t in tokens)
