@@ -24,11 +24,10 @@ from rag.types import Citation, Hit
 # set: evidence in the chosen sentences 0.65 → 0.67 for English, Arabic unchanged at 0.96).
 SELECTION = {"ar": (2, 0.8), "en": (3, 1.2)}
 W_SEMANTIC, W_LEXICAL, W_PRIOR = 1.0, 1.0, 1.0
-# An English question's words translated through the index's lexicon (rag/search/lexicon.py) may count in Arabic
-# sentences too. They do not help choose the sentence: ARCD train English (169), first quote holds the gold
-# 0.633 / 0.645 / 0.627 / 0.610 at weight 0 / 0.5 / 1 / 1.5, answer holds it 0.740 / 0.704 / 0.680 / 0.669; so
-# 0 here, but their coverage is the refusal gate's signal for such questions (rag/answering/answerable.py).
-W_LEXICAL_CROSS = 0.0
+# An English question's words translated through the index's lexicon (rag/search/lexicon.py) do not help choose
+# the Arabic sentence: weighted like W_LEXICAL at 0 / 0.5 / 1 / 1.5, ARCD train English (169) first quote holds the
+# gold 0.633 / 0.645 / 0.627 / 0.610, the answer 0.740 / 0.704 / 0.680 / 0.669. Their coverage is only recorded
+# (the answerability signal a cross-lingual gate would read: rag/answering/answerable.py GATE_CROSS).
 MAX_QUOTE_CHARS = 400
 # The short answer comes from one of the SPAN_CANDIDATES best sentences; one holding the kind of answer asked for
 # (a date for "when", a number for "how many", a named person for "who") gains W_KIND[kind] (z units) over the
@@ -68,17 +67,15 @@ def rank_scored(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], se
     if not sents:
         return []
     cos = sentences.for_passages(passages)[keep] @ q_vec
-    own, other = set(arabic.analyze(question)), set(translated)
-    cross = np.array([passages[s.passage_index].lang != lang for s in sents])
-    lex = np.array([_coverage(other if c else own, s.text) for s, c in zip(sents, cross)])
+    own = set(arabic.analyze(question))
+    both = own | set(translated)  # in a sentence of another language: also its words translated into it
+    lex = np.array([_coverage(both if passages[s.passage_index].lang != lang else own, s.text) for s in sents])
     # Sentence cosines are only comparable within one question (cross-lingual ones run lower), so z-score them;
     # the passage's retrieval rank is a strong prior: retrieval already weighed the whole passage.
     prior = np.array([1.0 / (1 + s.passage_index) for s in sents])
     score = W_SEMANTIC * zscore(cos) + W_PRIOR * prior
-    if lang == "ar":  # word overlap means something within one language...
+    if lang == "ar":  # word overlap only helps within one language
         score += W_LEXICAL * zscore(lex)
-    elif other and W_LEXICAL_CROSS:  # ... or once the question's words are translated into the sources' language
-        score += W_LEXICAL_CROSS * zscore(lex)
     out: list[tuple[Sentence, float, float, float]] = []
     seen: set[str] = set()
     for j in np.argsort(-score, kind="stable"):
