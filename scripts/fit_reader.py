@@ -25,11 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rag.answering import reader as readers  # noqa: E402
 from rag.answering import span  # noqa: E402
 from rag.evaluation.metrics import token_f1  # noqa: E402
-from rag.ingest.chunking import sentence_spans  # noqa: E402
 
 
 def examples(folder: Path, questions_en: Path | None) -> tuple[list[dict], object]:
-    from rag.evaluation.squad import clean_question, dataset_index, load_arcd
+    from rag.evaluation.squad import answer_sentences, clean_question, dataset_index, load_arcd
     from rag.sanad import Sanad
     from rag.settings import get_settings
 
@@ -37,11 +36,6 @@ def examples(folder: Path, questions_en: Path | None) -> tuple[list[dict], objec
     ds = load_arcd(folder, questions_en)
     dataset_index(ds, settings)
     sanad = Sanad(replace(settings, index_name=ds.name))
-    texts = {}
-    for line in (folder / "passages.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            texts[r["id"]] = r["text"]
     en = {}
     if questions_en:
         for line in questions_en.read_text(encoding="utf-8").splitlines():
@@ -49,14 +43,7 @@ def examples(folder: Path, questions_en: Path | None) -> tuple[list[dict], objec
                 r = json.loads(line)
                 en[r["id"]] = r["question"]
     rows = []
-    for line in (folder / "qa.jsonl").read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        r = json.loads(line)
-        ctx, gold, at = texts[r["context_id"]], r["answers"][0], r["answer_starts"][0]
-        sent = next((ctx[s:e] for s, e in sentence_spans(ctx) if s <= at < e), None)
-        if sent is None:
-            continue
+    for r, sent, gold in answer_sentences(folder):
         for lang, q in (("ar", clean_question(r["question"])), ("en", en.get(r["id"]))):
             if not q:
                 continue

@@ -19,28 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rag.answering import span  # noqa: E402
 from rag.evaluation.metrics import token_f1  # noqa: E402
-from rag.ingest.chunking import sentence_spans  # noqa: E402
 
 
 def examples(folder: Path):
-    import json
+    from rag.evaluation.squad import answer_sentences, clean_question
 
-    texts = {}
-    for line in (folder / "passages.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            texts[r["id"]] = r["text"]
     out = []
-    for line in (folder / "qa.jsonl").read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        r = json.loads(line)
-        ctx, gold, at = texts[r["context_id"]], r["answers"][0], r["answer_starts"][0]
-        sent = next((ctx[s:e] for s, e in sentence_spans(ctx) if s <= at < e), None)
-        if sent is None:
-            continue
-        from rag.evaluation.squad import clean_question
-
+    for r, sent, gold in answer_sentences(folder):
         q = clean_question(r["question"])
         tokens, wins, x = span.candidate_matrix(q, sent)
         if not wins:

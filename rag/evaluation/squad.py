@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,26 @@ class Dataset:
 def clean_question(q: str) -> str:
     """ARCD questions sometimes start with '- '; drop it (and surrounding spaces)."""
     return _LEADING_DASH.sub("", q).strip()
+
+
+def answer_sentences(folder: Path) -> Iterator[tuple[dict, str, str]]:
+    """Each ARCD question row with the sentence of its context that holds its first gold answer, and that answer
+    (what the span models are fitted on; questions whose answer start falls in no sentence are skipped)."""
+    from rag.ingest.chunking import sentence_spans
+
+    texts = {}
+    for line in (folder / "passages.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            texts[r["id"]] = r["text"]
+    for line in (folder / "qa.jsonl").read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        ctx, at = texts[r["context_id"]], r["answer_starts"][0]
+        sent = next((ctx[s:e] for s, e in sentence_spans(ctx) if s <= at < e), None)
+        if sent is not None:
+            yield r, sent, r["answers"][0]
 
 
 def _context_id(title: str, context: str, a: int, p: int) -> str:
