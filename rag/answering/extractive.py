@@ -127,10 +127,16 @@ def short_answer(question: str, lang: str, ranked: list[tuple[Sentence, float]],
         sp = spans.pick(question, s.text, lang, translated=translated, score=score)
         if sp is None:
             continue
-        total = rel + W_KIND.get(kind, 0.0) * spans.fits(kind, s.text)
+        total = rel + kind_bonus(kind, s.text)
         if best is None or total > best[0]:
             best = (total, Short(s, rel, sp, read=ws is not None))
     return best[1] if best else None
+
+
+def kind_bonus(kind: str, text: str) -> float:
+    """What a sentence gains for holding the kind of answer asked for (W_KIND; `kind` from span.answer_type)."""
+    w = W_KIND.get(kind, 0.0)
+    return w * spans.fits(kind, text) if w else 0.0
 
 
 @dataclass(frozen=True)

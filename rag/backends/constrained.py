@@ -294,7 +294,9 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
         if why:
             return Draft(hits, iter(()), quoted=[], refusal=why)
         llama, lock = self.llama(res.settings)
-        rank_scores = np.array([c[2] for c in cands])
+        # the extractive short answer's preference too: a sentence with a name for "who", a date for "when"
+        kind = spans.answer_type(query.search_text, query.lang)
+        rank_scores = np.array([c[2] + extractive.kind_bonus(kind, c[0].text) for c in cands])
         t = time.perf_counter()
         with lock:
             step = cd.FirstStep(cd.digit_token_ids(llama, len(cands)),
