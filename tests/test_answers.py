@@ -65,7 +65,7 @@ def test_the_span_reader_reads_the_default_models_token_states(embedder):
 
     q = "من هو المبعوث الدولي إلى سوريا؟"
     sent = "وقال المبعوث الدولي إلى سوريا ستيفان دي ميستورا إن المحادثات ستستأنف الشهر المقبل."
-    ws = readers.word_scores(embedder, embedder.model_id, q, [sent])
+    ws = readers.word_scores(embedder, q, [sent])
     assert ws is not None and len(ws[0][0]) == len(ws[0][1]) == len(span.tokenize(sent))
     sp = span.pick(q, sent, "ar", score=lambda x, wins: readers.window_scores(readers.load(), x, wins, ws[0]))
     assert "ميستورا" in sp.text, sp.text

@@ -84,12 +84,12 @@ def window_scores(reader: Reader, x: np.ndarray, wins: Sequence[tuple[int, int]]
     return (x @ reader.window + start[w[:, 0]] + end[w[:, 1] - 1]).astype(np.float64)
 
 
-def word_scores(embedder, model_id: str, question: str, sentences: list[str]) -> list[WordScores] | None:
+def word_scores(embedder, question: str, sentences: list[str]) -> list[WordScores] | None:
     """Start/end scores for the words of each sentence, from one pass of the embedder over the question with
     each sentence; None when no reader is fitted for this embedder or it does not expose token states."""
     reader = load()
     token_states: Callable | None = getattr(embedder, "token_states", None)
-    if reader is None or token_states is None or reader.model_id != model_id or not sentences:
+    if reader is None or token_states is None or reader.model_id != embedder.model_id or not sentences:
         return None
     head = QUERY + question + PASSAGE
     out = []

@@ -23,6 +23,7 @@ from rag.answering import support
 from rag.answering.evidence import Sentence
 from rag.backends.base import Draft, Resources
 from rag.backends.chat import LlamaCppBackend
+from rag.backends.extractive import reading
 from rag.llm import constrained as cd
 from rag.text import arabic
 from rag.types import Citation, Hit
@@ -235,8 +236,6 @@ def refusal_hook(query, hits: list[Hit], q_vec: np.ndarray, res: Resources) -> s
     gate = getattr(answerable, "answerable", None)
     if analyse is None or gate is None:
         return None
-    from rag.backends.extractive import reading
-
     signals = analyse(query.search_text, query.lang, q_vec, hits, res.sentences,
                       res.translated_terms(query.search_text), reading(query.search_text, res)).signals
     return None if gate(signals) else "the articles do not answer this (answerability gate)"
@@ -276,8 +275,8 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
         self.last = d
         t0 = time.perf_counter()
         q_vec = res.embed_query(query.search_text)[0]
-        ranked = extractive.rank(query.search_text, query.lang, q_vec, hits, res.sentences,
-                                 res.translated_terms(query.search_text))
+        translated = res.translated_terms(query.search_text)
+        ranked = extractive.rank(query.search_text, query.lang, q_vec, hits, res.sentences, translated)
         cands: list[tuple[Sentence, str, float]] = []  # sentence, its text as shown (clipped), rank score
         for s, rel in ranked:
             shown = prompts.one_line_text(prompts.clip_sentence(s.text))
@@ -324,8 +323,7 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
         elif len(spans.tokenize(text)) > spans.MAX_WORDS:
             d.fallback = f"the model's span is longer than {spans.MAX_WORDS} words"
         if d.fallback:  # the extractive span of the same sentence: verbatim by construction
-            sp = spans.pick(query.search_text, sentence.text, query.lang,
-                            translated=res.translated_terms(query.search_text))
+            sp = spans.pick(query.search_text, sentence.text, query.lang, translated=translated)
             if sp is None:
                 return Draft(hits, iter(()), quoted=[], refusal="no span of the chosen sentence answers")
             start, end = sp.start, sp.end

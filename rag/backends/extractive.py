@@ -10,7 +10,7 @@ from rag.types import Hit
 
 def reading(question: str, res: Resources) -> extractive.Reading:
     """The span reader over this question, run by the embedder that `res` holds."""
-    return lambda sentences: reader.word_scores(res.embedder, res.embedder.model_id, question, sentences)
+    return lambda sentences: reader.word_scores(res.embedder, question, sentences)
 
 
 class ExtractiveBackend:
