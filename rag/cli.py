@@ -286,7 +286,8 @@ def ask(
 
 @models_app.command("prepare")
 def models_prepare() -> None:
-    """Convert the bundled e5 weights (once) and build the default index from the seed articles if missing."""
+    """Convert the bundled e5 weights and the span reader's adapted copy (once) and build the default index from
+    the seed articles if missing."""
     from rag.embedding.e5 import ensure_e5_folder
     from rag.sanad import sanad_for
 
@@ -300,6 +301,11 @@ def models_prepare() -> None:
         if not onnx_path(folder, precision).exists():
             console.print(f"exporting it to ONNX Runtime ({precision}, once; about a minute)")
         console.print(f"engine: {settings.embed_engine} ({ensure_onnx(folder, precision)})")
+    if settings.reader != "off":  # built now, so the first question it reads does not wait a minute for it
+        from rag.answering import reader as readers
+
+        encoder = readers.encoder(settings.models_dir)
+        console.print(f"span reader: {encoder.model_file if encoder else 'none fitted for these e5 weights'}")
     with _progress() as bar:
         task = bar.add_task("building the default index", total=None)
         report = sanad_for(settings).ensure_index(progress=lambda d, t: bar.update(task, completed=d, total=t))

@@ -116,7 +116,17 @@ class Sanad:
         return vec
 
     def resources(self) -> Resources:
-        return Resources(self.settings, self.embedder, self.sentences, self.embed_query, self.translated_terms)
+        return Resources(self.settings, self.embedder, self.sentences, self.embed_query, self.translated_terms,
+                         self.reader)
+
+    def reader(self):
+        """The span reader's encoder, loaded on first use (None when SANAD_READER=off or none is fitted)."""
+        if self.settings.reader == "off":
+            return None
+        from rag.answering import reader as readers
+
+        with self._lock:
+            return readers.encoder(self.settings.models_dir)
 
     def translated_terms(self, question: str) -> list[str]:
         """The question's words in the index's language, through its lexicon ([] for a Milvus store: none)."""

@@ -55,7 +55,7 @@ def collect(folder: Path, questions_en: Path | None = None) -> list[dict]:
             if not hits:
                 continue
             a = extractive.analyse(q.question, q.lang, q_vec, hits, res.sentences, res.translated_terms(q.question),
-                                   reading(q.question, res))
+                                   reading(q.question, q.lang, hits, res))
             short = a.short.span.text if a.short else ""
             sent = a.short.sentence.text if a.short else ""
             rows.append({"id": q.id, "split": split_of(q), "y": 0 if removed else 1, "lang": q.lang,

@@ -171,7 +171,9 @@ def test_refusal_hook_uses_the_extractive_gate_when_it_is_there(monkeypatch):
     monkeypatch.setattr(pkg, "answerable", fake, raising=False)
     verdict = {"v": "answerable"}
     monkeypatch.setattr(extractive, "analyse", lambda *a: types.SimpleNamespace(signals=verdict["v"]), raising=False)
-    res = types.SimpleNamespace(sentences=None, translated_terms=lambda question: [])
+    from rag.settings import Settings
+
+    res = types.SimpleNamespace(sentences=None, translated_terms=lambda question: [], settings=Settings())
     assert cb.refusal_hook(Q(), [], np.zeros(3), res) is None
     verdict["v"] = "not"
     assert "answerability gate" in cb.refusal_hook(Q(), [], np.zeros(3), res)

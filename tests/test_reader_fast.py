@@ -38,32 +38,61 @@ def test_the_heads_read_the_words_state_and_its_product_with_the_question():
 
 def test_saved_weights_load_back_and_a_stale_or_missing_file_is_no_reader(tmp_path):
     n = len(span.FEATURES)
-    r = readers.Reader(np.ones(4, np.float32), np.zeros(4, np.float32), np.full(n, 0.5, np.float32), "e5@abc")
+    r = readers.Reader(np.ones(4, np.float32), np.zeros(4, np.float32), np.full(n, 0.5, np.float32), "abc")
     path = tmp_path / "reader.json"
     readers.save(r, path)
     back = readers.load(path)
-    assert back.model_id == "e5@abc" and back.window.tolist() == [0.5] * n and back.start.tolist() == [1.0] * 4
+    assert back.base == "abc" and back.window.tolist() == [0.5] * n and back.start.tolist() == [1.0] * 4
     stale = tmp_path / "stale.json"
     stale.write_text(path.read_text().replace('"len<=1"', '"len<=0"'))  # fitted on other span cues
     assert readers.load(stale) is None and readers.load(tmp_path / "none.json") is None
 
 
-def test_no_reading_without_token_states_or_for_another_model():
-    class NoStates:
-        model_id = "x"
-
-    assert readers.word_scores(NoStates(), "من؟", ["جملة"]) is None
-    if readers.load() is not None:  # the shipped weights read only the model they were fitted on
-        class States:
-            model_id = "another-model"
-
-            def token_states(self, texts):
-                raise AssertionError("must not run for another model")
-
-        assert readers.word_scores(States(), "من؟", ["جملة"]) is None
+def test_no_reading_without_an_encoder_and_no_encoder_for_other_e5_weights(tmp_path):
+    assert readers.word_scores(None, "من؟", ["جملة"]) is None
+    other = tmp_path / "multilingual-e5-small"  # a converted e5 folder whose weights are not the fitted ones
+    other.mkdir()
+    (other / "sanad_source.json").write_text('{"sha256": "0000"}')
+    assert readers.encoder(tmp_path) is None
+    assert not any(p.name.startswith("multilingual-e5-small-") for p in tmp_path.iterdir())  # nothing built
 
 
-def test_the_shipped_reader_matches_todays_span_cues():
+def test_the_shipped_reader_matches_todays_span_cues_and_its_adapter_pairs_up():
     r = readers.load()
     assert r is not None, "rag/answering/reader.json is missing or stale: run scripts/fit_reader.py --write"
     assert r.window.shape == (len(span.FEATURES),) and r.start.shape == r.end.shape and r.start.shape[0] % 2 == 0
+    with np.load(readers.ADAPTER_FILE) as pairs:
+        names = {k.rsplit(".", 1)[0] for k in pairs.files}
+        assert names and all(n.startswith("encoder.layer.") and n.endswith(".weight") for n in names)
+        for n in names:  # b @ a has the weight's shape: (out, rank) @ (rank, in)
+            assert pairs[n + ".b"].shape[1] == pairs[n + ".a"].shape[0] < min(pairs[n + ".a"].shape[1], 64)
+
+
+def test_the_adapter_merges_into_a_folder_of_its_own_and_leaves_the_base_as_it_was(tmp_path):
+    import json
+
+    from safetensors.numpy import load_file, save_file
+
+    from rag.embedding.e5 import E5_FOLDER, ensure_adapted_folder
+
+    base = tmp_path / E5_FOLDER  # a stand-in for the converted e5 folder: one weight, a tokenizer, its source
+    (base / "1_Pooling").mkdir(parents=True)
+    w = np.arange(6, dtype=np.float32).reshape(2, 3)
+    save_file({"encoder.layer.0.output.dense.weight": w, "pooler.bias": np.ones(2, np.float32)},
+              str(base / "model.safetensors"))
+    (base / "tokenizer.json").write_text("{}")
+    (base / "1_Pooling" / "config.json").write_text("{}")
+    (base / "sanad_source.json").write_text(json.dumps({"sha256": "base"}))
+    a, b = np.ones((1, 3), np.float16), np.array([[1.0], [2.0]], np.float16)
+    np.savez(tmp_path / "adapter.npz", **{"encoder.layer.0.output.dense.weight.a": a,
+                                          "encoder.layer.0.output.dense.weight.b": b})
+    folder = ensure_adapted_folder(tmp_path, tmp_path / "adapter.npz")
+    merged = load_file(str(folder / "model.safetensors"))
+    assert np.allclose(merged["encoder.layer.0.output.dense.weight"], w + b.astype(np.float32) @ a)
+    assert merged["pooler.bias"].tolist() == [1.0, 1.0]
+    assert (folder / "tokenizer.json").is_file() and (folder / "1_Pooling" / "config.json").is_file()
+    source = json.loads((folder / "sanad_source.json").read_text())
+    assert source["sha256"] != "base" and source["adapter"] == "adapter.npz"  # its ONNX files are its own
+    assert np.array_equal(load_file(str(base / "model.safetensors"))["encoder.layer.0.output.dense.weight"], w)
+    assert ensure_adapted_folder(tmp_path, tmp_path / "adapter.npz") == folder  # built once
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".e5-")]  # no build left aside

@@ -153,12 +153,6 @@ def analyse(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], senten
             translated: list[str] = (), read: Reading | None = None) -> Analysis:
     scored = rank_scored(question, lang, q_vec, hits, sentences, translated)
     ranked = [(s, sc) for s, sc, _, _ in scored]
-    # The reader reads questions over sources in another language: there it beats the span cues (ARCD train's
-    # English questions, held out by article: span F1 given the answer sentence 0.381 → 0.457, short-answer F1
-    # 0.238 → 0.300). Over sources in the question's language it gained on ARCD (0.428 → 0.432; short F1 0.310 →
-    # 0.328) but lost on the seed news set (short F1 0.358 → 0.346, first line holds the gold 0.536 → 0.478).
-    if read is not None and not (hits and hits[0].passage.lang != lang):
-        read = None
     short = short_answer(question, lang, ranked, translated, read)
     cos = np.array([c for _, _, c, _ in scored])
     cov = np.array([v for _, _, _, v in scored])

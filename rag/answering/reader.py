@@ -1,21 +1,24 @@
-"""The embedding model read as a span reader: which words of a candidate sentence answer the question.
+"""The span reader: which words of a candidate sentence answer the question.
 
-No QA model exists offline, but the e5 encoder, run over "query: <question> passage: <sentence>" together,
-gives every word of the sentence a state that has seen the question. Two linear heads over [state, state ×
-question state] score each word as the start and as the end of the answer; a window's score adds them to the
-span cues of `span.py` (weights fitted jointly). Fitted on ARCD train's answer spans, Arabic questions and their
-English translations (`scripts/fit_reader.py`; the seed gold set is never used). Held-out span F1 given the
-answer sentence (5 folds by article): Arabic 0.427 → 0.432, English 0.376 → 0.445; end to end on ARCD (the
-same folds), short-answer F1 Arabic 0.310 → 0.328, English 0.238 → 0.300.
+No QA model exists offline, so one is made from e5: the encoder reads "query: <question> passage: <sentence>"
+together, so every word of the sentence has a state that has seen the question. Two linear heads over [state,
+state × question state] score each word as the start and as the end of the answer; a window's score adds them to
+the span cues of `span.py`. Heads, cue weights and a low-rank adapter on e5's top 8 layers are fitted together on
+ARCD train's answer spans, Arabic questions and their English translations (`scripts/fit_reader.py`; the seed gold
+set is never used). The adapter (`reader_adapter.npz`, 1.7 MB) is merged into the bundled e5 weights once, into a
+model folder of its own, and runs on ONNX Runtime like the base (`encoder`).
 
-Used only with an embedder that exposes its token states (the ONNX engine, the default); others keep the span
-cues alone. Pure functions but `word_scores`, which runs the embedder once over a question's candidates.
+Held-out span F1 given the answer sentence (the articles `sanad eval answers --split heldout` holds out): Arabic
+0.407 → 0.562, English 0.307 → 0.582 (span cues alone → reader); linear heads on the frozen encoder, the reader
+before this one, reached 0.455 / 0.511 on another fold where the adapter reached 0.617 / 0.694.
+
+Pure functions but `encoder` and `word_scores`, which runs the encoder once over a question's candidates.
 """
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,7 @@ import numpy as np
 from rag.answering import span as spans
 
 READER_FILE = Path(__file__).with_name("reader.json")
+ADAPTER_FILE = Path(__file__).with_name("reader_adapter.npz")  # the encoder's low-rank weight changes
 QUERY, PASSAGE = "query: ", " passage: "
 
 
@@ -32,14 +36,14 @@ class Reader:
     start: np.ndarray  # (2·dim,) over [word state, word state × question state]
     end: np.ndarray
     window: np.ndarray  # the span cues' weights, fitted with the heads (len(span.FEATURES))
-    model_id: str  # the embedder whose states the heads read
+    base: str  # sha256 of the e5 weights the adapter was fitted on (the ONNX-rebuilt model's sanad_source)
 
 
 WordScores = tuple[np.ndarray, np.ndarray]  # per word of span.tokenize(sentence): start and end scores
 
 
 def save(reader: Reader, path: Path = READER_FILE) -> None:
-    path.write_text(json.dumps({"model_id": reader.model_id, "features": list(spans.FEATURES),
+    path.write_text(json.dumps({"base": reader.base, "features": list(spans.FEATURES),
                                 "start": np.round(reader.start, 5).tolist(), "end": np.round(reader.end, 5).tolist(),
                                 "window": np.round(reader.window, 5).tolist()}) + "\n", encoding="utf-8")
 
@@ -53,22 +57,24 @@ def load(path: Path = READER_FILE) -> Reader | None:
     if d.get("features") != list(spans.FEATURES):
         return None
     return Reader(np.asarray(d["start"], np.float32), np.asarray(d["end"], np.float32),
-                  np.asarray(d["window"], np.float32), d["model_id"])
+                  np.asarray(d["window"], np.float32), d.get("base", ""))
+
+
+def token_weights(offsets: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Weights over one pass's tokens that average those inside characters [lo, hi) (special tokens, whose
+    offsets are empty, never count); all zero when no token lies there."""
+    inside = (offsets[:, 1] > offsets[:, 0]) & (offsets[:, 0] < hi) & (offsets[:, 1] > lo)
+    return (inside / max(1, inside.sum())).astype(np.float32)
 
 
 def word_states(offsets: np.ndarray, states: np.ndarray, shift: int, words: Sequence[tuple[int, int]]
                 ) -> tuple[np.ndarray, np.ndarray]:
     """The question's state (mean of its tokens, before `shift`) and each word's (mean of the tokens inside its
     character span, shifted by `shift`; zeros for a word no token covers) from one pass's token states."""
-    real = offsets[:, 1] > offsets[:, 0]
-    in_q = real & (offsets[:, 1] <= shift)
-    q = states[in_q].mean(0) if in_q.any() else states.mean(0)
-    out = np.zeros((len(words), states.shape[1]), np.float32)
-    for k, (s, e) in enumerate(words):
-        inside = real & (offsets[:, 0] < e + shift) & (offsets[:, 1] > s + shift)
-        if inside.any():
-            out[k] = states[inside].mean(0)
-    return q, out
+    q = token_weights(offsets, 0, shift) @ states
+    pool = np.stack([token_weights(offsets, s + shift, e + shift) for s, e in words]) if words else np.zeros(
+        (0, len(offsets)), np.float32)
+    return q, (pool @ states).astype(np.float32)
 
 
 def heads(reader: Reader, q: np.ndarray, words: np.ndarray) -> WordScores:
@@ -84,16 +90,32 @@ def window_scores(reader: Reader, x: np.ndarray, wins: Sequence[tuple[int, int]]
     return (x @ reader.window + start[w[:, 0]] + end[w[:, 1] - 1]).astype(np.float64)
 
 
-def word_scores(embedder, question: str, sentences: list[str]) -> list[WordScores] | None:
-    """Start/end scores for the words of each sentence, from one pass of the embedder over the question with
-    each sentence; None when no reader is fitted for this embedder or it does not expose token states."""
+@functools.cache
+def encoder(models_dir: Path, adapter: Path = ADAPTER_FILE):
+    """The reader's own encoder: e5 with the fitted adapter merged in, on ONNX Runtime (built on first use, like
+    the base model's ONNX file), or None when no reader is fitted for today's e5 weights."""
+    from rag.embedding.e5 import ensure_adapted_folder, ensure_e5_folder
+    from rag.embedding.onnx import load_onnx_embedder
+
     reader = load()
-    token_states: Callable | None = getattr(embedder, "token_states", None)
-    if reader is None or token_states is None or reader.model_id != embedder.model_id or not sentences:
+    if reader is None or not adapter.is_file():
+        return None
+    if reader.base != json.loads((ensure_e5_folder(models_dir) / "sanad_source.json").read_text())["sha256"]:
+        return None  # fitted on other e5 weights: its adapter would change another model
+    folder = ensure_adapted_folder(models_dir, adapter)
+    sha = json.loads((folder / "sanad_source.json").read_text())["sha256"]
+    return load_onnx_embedder(folder, "fp32", f"sanad-reader@{sha[:12]}", pool_sentences=False)
+
+
+def word_scores(encoder, question: str, sentences: list[str]) -> list[WordScores] | None:
+    """Start/end scores for the words of each sentence, from one pass of the reader's encoder (`encoder()`) over
+    the question with each sentence; None without a fitted reader or encoder."""
+    reader = load()
+    if reader is None or encoder is None or not sentences:
         return None
     head = QUERY + question + PASSAGE
     out = []
-    for sentence, (offsets, states) in zip(sentences, token_states([head + s for s in sentences])):
+    for sentence, (offsets, states) in zip(sentences, encoder.token_states([head + s for s in sentences])):
         words = [(t.start, t.end) for t in spans.tokenize(sentence)]
         q, w = word_states(offsets, states, len(head), words)
         out.append(heads(reader, q, w))

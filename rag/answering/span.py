@@ -255,8 +255,9 @@ def best_window(wins: list[tuple[int, int]], scores: np.ndarray) -> int:
     return best_window_f1(wins, scores)[0]
 
 
-def best_window_f1(wins: list[tuple[int, int]], scores: np.ndarray) -> tuple[int, float]:
-    """`best_window` and its expected F1 (how sure the model is of the span)."""
+def best_window_f1(wins: list[tuple[int, int]], scores: np.ndarray, cover: float = 0.0) -> tuple[int, float]:
+    """`best_window` and its expected F1 (how sure the model is of the span). `cover` > 0 also values the
+    probability that the window holds the whole answer (expected F1 + cover × that probability)."""
     top = np.argsort(-scores)[:MBR_TOP]  # the rest carry next to no probability
     w = np.asarray(wins)[top]
     scores = scores[top]
@@ -265,8 +266,10 @@ def best_window_f1(wins: list[tuple[int, int]], scores: np.ndarray) -> tuple[int
     length = hi - lo
     f1 = 2 * overlap / (length[:, None] + length[None, :])
     p = np.exp(scores - scores.max())
-    expected = f1 @ (p / p.sum())
-    b = int(np.argmax(expected))
+    p /= p.sum()
+    expected = f1 @ p
+    utility = expected + cover * (((lo[:, None] <= lo[None, :]) & (hi[None, :] <= hi[:, None])) @ p) if cover else expected
+    b = int(np.argmax(utility))
     return int(top[b]), float(expected[b])
 
 

@@ -31,6 +31,8 @@ class Resources:
     # A question's words translated into the index's language (BM25 stems; [] when the index cannot): what
     # an English question's words are in Arabic sentences (rag/search/lexicon.py).
     translated_terms: Callable[[str], list[str]] = lambda question: []
+    # The span reader's encoder (rag/answering/reader.py), loaded on first call; None: no reader.
+    reader: Callable[[], object | None] = lambda: None
 
 
 @dataclass

@@ -8,9 +8,13 @@ from rag.settings import Settings
 from rag.types import Hit
 
 
-def reading(question: str, res: Resources) -> extractive.Reading:
-    """The span reader over this question, run by the embedder that `res` holds."""
-    return lambda sentences: reader.word_scores(res.embedder, question, sentences)
+def reading(question: str, lang: str, hits: list[Hit], res: Resources) -> extractive.Reading | None:
+    """The span reader over this question, run by its own encoder (loaded on first use); None where
+    SANAD_READER says the span cues answer alone ("cross": sources in the question's own language)."""
+    mode = res.settings.reader
+    if mode == "off" or (mode == "cross" and not (hits and hits[0].passage.lang != lang)):
+        return None
+    return lambda sentences: reader.word_scores(res.reader(), question, sentences)
 
 
 class ExtractiveBackend:
@@ -26,7 +30,7 @@ class ExtractiveBackend:
     def generate(self, query, hits: list[Hit], res: Resources) -> Draft:
         q_vec = res.embed_query(query.search_text)[0]
         a = extractive.analyse(query.search_text, query.lang, q_vec, hits, res.sentences,
-                               res.translated_terms(query.search_text), reading(query.search_text, res))
+                               res.translated_terms(query.search_text), reading(query.search_text, query.lang, hits, res))
         chosen, short = a.chosen, a.short
         # Decided before any text is shown: a refusal is never streamed and then retracted.
         if a.ranked and not answerable.answerable(a.signals):

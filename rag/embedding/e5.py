@@ -190,7 +190,39 @@ _convert_lock = threading.Lock()
 def ensure_e5_folder(models_dir: Path) -> Path:
     """The converted sentence-transformers folder in `models_dir`, built on first use (atomically: built aside,
     renamed in)."""
-    dest = models_dir / E5_FOLDER
+    return _ensure_folder(models_dir, E5_FOLDER, _write_e5_folder)
+
+
+def ensure_adapted_folder(models_dir: Path, adapter: Path) -> Path:
+    """e5 with a low-rank adapter (`adapter`: an .npz of `<weight name>.a` (r, in) and `.b` (out, r) pairs,
+    float16) merged into its weights, W + b @ a: a model folder of its own, named by the adapter's sha, built on
+    first use like the base. Its `sanad_source.json` sha covers base and adapter, so its ONNX files are its own."""
+    base = ensure_e5_folder(models_dir)
+    sha = file_sha256(adapter)
+
+    def write(dest: Path) -> None:
+        from safetensors.numpy import load_file, save_file
+
+        weights = load_file(str(base / "model.safetensors"))
+        with np.load(adapter) as pairs:
+            for name in {k.rsplit(".", 1)[0] for k in pairs.files}:
+                a, b = pairs[name + ".a"].astype(np.float32), pairs[name + ".b"].astype(np.float32)
+                weights[name] = weights[name] + b @ a
+        save_file(weights, str(dest / "model.safetensors"))
+        for f in base.rglob("*"):
+            if f.is_file() and f.name not in ("model.safetensors", "sanad_source.json"):
+                (dest / f.relative_to(base)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, dest / f.relative_to(base))
+        source = json.loads((base / "sanad_source.json").read_text())
+        source.update(adapter=adapter.name, adapter_sha256=sha,
+                      sha256=hashlib.sha256((source["sha256"] + sha).encode()).hexdigest())
+        (dest / "sanad_source.json").write_text(json.dumps(source, indent=1))
+
+    return _ensure_folder(models_dir, f"{E5_FOLDER}-{adapter.stem}-{sha[:12]}", write)
+
+
+def _ensure_folder(models_dir: Path, name: str, write) -> Path:
+    dest = models_dir / name
     if (dest / "sanad_source.json").exists():
         return dest
     with _convert_lock:
@@ -199,7 +231,7 @@ def ensure_e5_folder(models_dir: Path) -> Path:
         models_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".e5-", dir=models_dir))
         try:
-            _write_e5_folder(tmp)
+            write(tmp)
             fsync_tree(tmp)  # durable before the rename makes it the converted model
             try:
                 os.rename(tmp, dest)

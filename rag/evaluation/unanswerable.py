@@ -22,10 +22,14 @@ def article_group(context_id: str) -> str:
     return context_id.split("-p")[0]
 
 
+def article_fold(group: str) -> int:
+    """The fold (of FOLDS) of an article group, by hash: fitting scripts and evaluation agree on it."""
+    return int(hashlib.sha1(group.encode()).hexdigest(), 16) % FOLDS
+
+
 def split_of(q: GoldQuestion) -> str:
     """'heldout' or 'fit', by the question's article (never by question: twins of one topic stay together)."""
-    h = int(hashlib.sha1(article_group(q.article or q.id).encode()).hexdigest(), 16)
-    return "heldout" if h % FOLDS == HELD_OUT_FOLD else "fit"
+    return "heldout" if article_fold(article_group(q.article or q.id)) == HELD_OUT_FOLD else "fit"
 
 
 def removed_twin(q: GoldQuestion) -> GoldQuestion:
