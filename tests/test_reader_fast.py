@@ -96,3 +96,13 @@ def test_the_adapter_merges_into_a_folder_of_its_own_and_leaves_the_base_as_it_w
     assert np.array_equal(load_file(str(base / "model.safetensors"))["encoder.layer.0.output.dense.weight"], w)
     assert ensure_adapted_folder(tmp_path, tmp_path / "adapter.npz") == folder  # built once
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".e5-")]  # no build left aside
+
+
+def test_cover_prefers_the_window_that_holds_the_answer_the_model_hesitates_over():
+    # The model splits its belief between words 1–2 and words 1–3; by expected F1 alone the shorter wins (it
+    # overlaps both), valuing "holds the whole answer" moves to the window holding both.
+    wins = [(1, 3), (1, 4), (5, 6)]
+    scores = np.array([1.0, 0.9, -5.0])
+    assert span.best_window_f1(wins, scores)[0] == 0
+    b, expected = span.best_window_f1(wins, scores, cover=4.0)
+    assert b == 1 and 0 < expected < 1  # the confidence stays the window's expected F1

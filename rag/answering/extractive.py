@@ -124,7 +124,7 @@ def short_answer(question: str, lang: str, ranked: list[tuple[Sentence, float]],
     best: tuple[float, Short] | None = None
     for (s, rel), ws in zip(cands, words):
         score = (lambda x, wins, ws=ws: readers.window_scores(readers.load(), x, wins, ws)) if ws else None
-        sp = spans.pick(question, s.text, lang, translated=translated, score=score)
+        sp = spans.pick(question, s.text, lang, translated=translated, score=score, cover=COVER_READ if ws else 0.0)
         if sp is None:
             continue
         total = rel + kind_bonus(kind, s.text)
@@ -170,12 +170,18 @@ def analyse(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], senten
     return Analysis(ranked, choose(ranked, lang), short, sig)
 
 
-# Below this expected F1 the span model is unsure of its words; the lead then widens to the clause around them
+# Below this expected F1 the span cues are unsure of their words; the lead then widens to the clause around them
 # (a clause holding the answer beats a confident wrong span). Tuned on ARCD train's fit split
 # (scripts/fit_answerable.py), lead F1 / lead holds gold: the span cues 0.319 / 0.374 never widened, 0.309 / 0.411
-# at 0.4, every lead a clause 0.284 / 0.454; the reader (fitted and measured on the same Arabic questions) 0.373 /
-# 0.367 never widened, 0.356 / 0.393 at 0.4, 0.340 / 0.437 at 0.6, every lead a clause 0.310 / 0.461.
-SPAN_SURE, SPAN_SURE_READ = 0.4, 0.6  # the span cues' (chosen before the reader) and the reader's
+# at 0.4, every lead a clause 0.284 / 0.454.
+SPAN_SURE = 0.4
+# The reader's span is instead chosen to hold the whole answer where it can (`span.best_window_f1`'s cover: expected
+# F1 + 4 × the probability the window holds the answer) and never widened. Chosen on one fold of ARCD train's
+# articles (neither fitted on nor the evaluation's held-out fold), span given the answer sentence, Arabic F1 / holds
+# the gold, English likewise: widened below 0.6 as before 0.547 / 0.333, 0.555 / 0.353; cover 2 0.577 / 0.556,
+# 0.581 / 0.441; cover 4 0.588 / 0.611, 0.578 / 0.500; cover 10 0.564 / 0.653, 0.539 / 0.529; cover 4 and
+# widened below 0.6 0.578 / 0.611, 0.536 / 0.500; every lead a clause 0.519 / 0.715, 0.512 / 0.647.
+COVER_READ = 4.0
 _CLAUSE_BREAK = re.compile(r"[،,;؛:!?؟.()«»\"“”]")
 
 
@@ -201,10 +207,9 @@ def clause_around(sentence: str, sp: spans.Span, max_words: int = spans.MAX_WORD
 
 
 def lead_span(short: Short) -> spans.Span:
-    """What the answer leads with: the span when the model is sure of it, else its clause."""
+    """What the answer leads with: the reader's span, the span cues' when they are sure of it, else its clause."""
     sp = short.span
-    sure = SPAN_SURE_READ if short.read else SPAN_SURE
-    return sp if sp.confidence >= sure else clause_around(short.sentence.text, sp)
+    return sp if short.read or sp.confidence >= SPAN_SURE else clause_around(short.sentence.text, sp)
 
 
 def unmark(text: str) -> str:

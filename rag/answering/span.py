@@ -268,26 +268,31 @@ def best_window_f1(wins: list[tuple[int, int]], scores: np.ndarray, cover: float
     p = np.exp(scores - scores.max())
     p /= p.sum()
     expected = f1 @ p
-    utility = expected + cover * (((lo[:, None] <= lo[None, :]) & (hi[None, :] <= hi[:, None])) @ p) if cover else expected
+    if cover:
+        holds = (lo[:, None] <= lo[None, :]) & (hi[None, :] <= hi[:, None])  # window i holds window j
+        utility = expected + cover * (holds @ p)
+    else:
+        utility = expected
     b = int(np.argmax(utility))
     return int(top[b]), float(expected[b])
 
 
 def pick(question: str, sentence: str, lang: str | None = None, weights: np.ndarray | None = None,
-         translated: list[str] = (), score: Callable[[np.ndarray, list[tuple[int, int]]], np.ndarray] | None = None
-         ) -> Span | None:
+         translated: list[str] = (), score: Callable[[np.ndarray, list[tuple[int, int]]], np.ndarray] | None = None,
+         cover: float = 0.0) -> Span | None:
     """The best-scoring window of `sentence` as the short answer (offsets into `sentence`), or None.
     `translated`: the question's words in the sentence's language (an English question over an Arabic
     sentence), which the cues then see as the words the question repeats. Measured on ARCD train's English
     questions, given the answer sentence: span F1 0.314 without them, 0.376 with (Arabic questions: 0.427).
-    `score(x, windows)`: another model's window scores (the span reader, rag/answering/reader.py)."""
+    `score(x, windows)`: another model's window scores (the span reader, rag/answering/reader.py); `cover`: see
+    `best_window_f1`."""
     kind = answer_type(question, lang)
     keys = (question_keys(question) | set(translated)) if translated else None
     tokens, wins, x = candidate_matrix(question, sentence, kind, keys)
     if not wins:
         return None
     scores = score(x, wins) if score is not None else x @ (WEIGHTS if weights is None else weights)
-    b, expected = best_window_f1(wins, scores)
+    b, expected = best_window_f1(wins, scores, cover)
     i, j = wins[b]
     s, e = tokens[i].start, tokens[j - 1].end
     return Span(s, e, sentence[s:e], kind, float(scores[b]), expected)
