@@ -4,6 +4,7 @@ figures; not a test).
     PYTHONPATH=$PWD .venv/bin/python bench/llm_bench.py              # 10 Arabic + 5 English seed questions
     PYTHONPATH=$PWD .venv/bin/python bench/llm_bench.py --ar 3 --en 2
     PYTHONPATH=$PWD .venv/bin/python bench/llm_bench.py --arcd 100     # short-answer F1 vs extractive, ARCD train
+    PYTHONPATH=$PWD .venv/bin/python bench/llm_bench.py --arcd 40 --split heldout  # articles no fit has seen
 
 `--arcd N`: N ARCD-train questions spread evenly over the set (every len/N-th), each answered by `extractive`
 and by `llamacpp` over ARCD's own index (the one `sanad eval answers --arcd` builds), scored like `sanad eval
@@ -49,11 +50,12 @@ def pick(lang: str, n: int) -> list[dict]:
     return spread
 
 
-def arcd(n: int, folder: Path, top_k: int | None) -> None:
+def arcd(n: int, folder: Path, top_k: int | None, split: str = "all") -> None:
     from dataclasses import replace
 
     from rag.evaluation.metrics import best_f1, contains_answer, first_line, short_answer
     from rag.evaluation.squad import dataset_index, load_arcd
+    from rag.evaluation.unanswerable import split_of
     from rag.sanad import Sanad
     from rag.settings import get_settings
 
@@ -61,7 +63,7 @@ def arcd(n: int, folder: Path, top_k: int | None) -> None:
     ds = load_arcd(folder)
     retriever, _ = dataset_index(ds, settings)
     sanad = Sanad(replace(settings, index_name=retriever.index.path.name))
-    qs = [q for q in ds.questions if q.answerable]
+    qs = [q for q in ds.questions if q.answerable and split in ("all", split_of(q))]
     step = max(1, len(qs) // n)
     qs = qs[::step][:n]
     print(f"cpus={os.cpu_count()} load_avg={os.getloadavg()[0]:.2f} arcd questions={len(qs)} (every {step}th)")
@@ -93,9 +95,11 @@ def main() -> None:
     ap.add_argument("--top-k", type=int, default=None)
     ap.add_argument("--arcd", type=int, default=0, help="ARCD-train questions to score instead (see above)")
     ap.add_argument("--arcd-dir", type=Path, default=ROOT.parent / "shared" / "data" / "arcd-train")
+    ap.add_argument("--split", default="all", choices=("all", "fit", "heldout"),
+                    help="with --arcd: only the articles `sanad eval answers --split` puts there")
     args = ap.parse_args()
     if args.arcd:
-        return arcd(args.arcd, args.arcd_dir, args.top_k)
+        return arcd(args.arcd, args.arcd_dir, args.top_k, args.split)
 
     from rag.llm.gguf import gguf_path
     from rag.sanad import sanad_for
