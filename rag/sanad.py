@@ -9,6 +9,7 @@ and their caches. Everything a front end does goes through it.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -45,6 +46,7 @@ class Sanad:
         self._loaded_stamp: tuple | None = None
         self._lock = threading.RLock()  # guards lazy loading and the caches below
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._reader_failed = False
 
     # -- owned parts, loaded on first use
 
@@ -120,13 +122,19 @@ class Sanad:
                          self.reader)
 
     def reader(self):
-        """The span reader's encoder, loaded on first use (None when SANAD_READER=off or none is fitted)."""
-        if self.settings.reader == "off":
+        """The span reader's encoder, loaded on first use (None when SANAD_READER=off, none is fitted, or it cannot
+        be built: answers then pick their words by the span cues alone, as before the reader)."""
+        if self.settings.reader == "off" or self._reader_failed:
             return None
         from rag.answering import reader as readers
 
         with self._lock:
-            return readers.encoder(self.settings.models_dir)
+            try:
+                return readers.encoder(self.settings.models_dir)
+            except (OSError, RuntimeError, ValueError) as e:  # e.g. a full disk while exporting it to ONNX
+                logging.getLogger(__name__).warning("span reader unavailable, answering without it: %s", e)
+                self._reader_failed = True
+                return None
 
     def translated_terms(self, question: str) -> list[str]:
         """The question's words in the index's language, through its lexicon ([] for a Milvus store: none)."""

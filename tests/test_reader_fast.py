@@ -106,3 +106,20 @@ def test_cover_prefers_the_window_that_holds_the_answer_the_model_hesitates_over
     assert span.best_window_f1(wins, scores)[0] == 0
     b, expected = span.best_window_f1(wins, scores, cover=4.0)
     assert b == 1 and 0 < expected < 1  # the confidence stays the window's expected F1
+
+
+def test_a_reader_that_cannot_be_built_leaves_answers_to_the_span_cues(tmp_path, monkeypatch):
+    from rag.sanad import Sanad
+    from rag.settings import Settings
+
+    calls = []
+
+    def broken(models_dir):
+        calls.append(models_dir)
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(readers, "encoder", broken)
+    sanad = Sanad(Settings(home=tmp_path, index_dir=tmp_path / "index"))
+    assert sanad.reader() is None and sanad.reader() is None
+    assert len(calls) == 1  # not retried on every question
+    assert Sanad(Settings(home=tmp_path, reader="off")).reader() is None

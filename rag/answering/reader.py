@@ -36,7 +36,7 @@ class Reader:
     start: np.ndarray  # (2·dim,) over [word state, word state × question state]
     end: np.ndarray
     window: np.ndarray  # the span cues' weights, fitted with the heads (len(span.FEATURES))
-    base: str  # sha256 of the e5 weights the adapter was fitted on (the ONNX-rebuilt model's sanad_source)
+    base: str  # sha256 of the e5 weights the adapter was fitted on (the converted e5 folder's sanad_source.json)
 
 
 WordScores = tuple[np.ndarray, np.ndarray]  # per word of span.tokenize(sentence): start and end scores
