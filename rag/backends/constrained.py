@@ -246,7 +246,7 @@ def refusal_hook(query, hits: list[Hit], q_vec: np.ndarray, res: Resources) -> s
     if analyse is None or gate is None:
         return None
     signals = analyse(query.search_text, query.lang, q_vec, hits, res.sentences,
-                      res.translated_terms(query.search_text), reading(query.search_text, query.lang, hits, res)).signals
+                      res.translated_terms(query.search_text)).signals  # the reader never moves the gate's signals
     return None if gate(signals) else "the articles do not answer this (answerability gate)"
 
 
