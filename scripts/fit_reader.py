@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -68,34 +69,26 @@ def examples(folder: Path, questions_en: Path | None) -> list[dict]:
     return rows
 
 
-class Lora:
+class Lora(torch.nn.Module):
     """nn.Linear plus a trainable low-rank change b @ a (b starts at zero: training starts from e5 itself)."""
 
-    def __new__(cls, linear, rank: int):
-        import torch
+    def __init__(self, linear: torch.nn.Linear, rank: int):
+        super().__init__()
+        self.linear = linear
+        self.a = torch.nn.Parameter(torch.randn(rank, linear.in_features) / linear.in_features ** 0.5)
+        self.b = torch.nn.Parameter(torch.zeros(linear.out_features, rank))
 
-        class _Lora(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.linear = linear
-                self.a = torch.nn.Parameter(torch.randn(rank, linear.in_features) / linear.in_features ** 0.5)
-                self.b = torch.nn.Parameter(torch.zeros(linear.out_features, rank))
-
-            def forward(self, x):
-                return self.linear(x) + (x @ self.a.T) @ self.b.T
-
-        return _Lora()
+    def forward(self, x):
+        return self.linear(x) + (x @ self.a.T) @ self.b.T
 
 
 class Tuner:
     """e5's top layers with adapters, the heads and the window weights, over frozen lower-layer states."""
 
     def __init__(self, folder: Path, rows: list[dict]):
-        import torch
         from transformers import AutoModel, AutoTokenizer
 
         torch.set_num_threads(2)
-        self.torch = torch
         self.rows = rows
         self.model = AutoModel.from_pretrained(str(folder), attn_implementation="eager").eval()
         tok = AutoTokenizer.from_pretrained(str(folder))
@@ -114,7 +107,6 @@ class Tuner:
     def fit(self, train: list[int], seed: int = 0):
         import copy
 
-        torch = self.torch
         torch.manual_seed(seed)
         cues = fit_window([self.rows[i] for i in train])
         layers = copy.deepcopy(self.model.encoder.layer[12 - LAYERS:]).train()
@@ -162,13 +154,13 @@ class Tuner:
             h = out[0] if isinstance(out, tuple) else out
         h = h[0]
         words = pool @ h
-        se = heads(self.torch.cat([words, words * (q @ h)], 1))
+        se = heads(torch.cat([words, words * (q @ h)], 1))
         d = self.rows[i]
         wins = np.asarray(d["wins"])
-        return se[wins[:, 0], 0] + se[wins[:, 1] - 1, 1] + self.torch.tensor(d["x"]) @ window
+        return se[wins[:, 0], 0] + se[wins[:, 1] - 1, 1] + torch.tensor(d["x"]) @ window
 
     def picked_f1(self, model, idx: list[int]) -> list[float]:
-        with self.torch.no_grad():
+        with torch.no_grad():
             return [float(self.rows[i]["f1"][span.best_window(self.rows[i]["wins"],
                                                               self.scores(model, i).numpy().astype(np.float64))])
                     for i in idx]
@@ -188,8 +180,6 @@ class Tuner:
 
 def fit_window(rows: list[dict], epochs: int = 150) -> np.ndarray:
     """The span cues' weights alone (Adam on the same conditional logit): the baseline, and the reader's start."""
-    import torch
-
     data = [(torch.tensor(d["x"], dtype=torch.float32),
              torch.tensor((d["f1"] >= d["f1"].max() - 1e-9).astype(np.float32))) for d in rows]
     w = torch.zeros(len(span.FEATURES), requires_grad=True)
