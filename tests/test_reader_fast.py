@@ -1,8 +1,6 @@
 """The span reader's arithmetic (rag/answering/reader.py), without the model."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
@@ -125,60 +123,3 @@ def test_a_reader_that_cannot_be_built_leaves_answers_to_the_span_cues(tmp_path,
     assert sanad.reader() is None and sanad.reader() is None
     assert len(calls) == 1  # not retried on every question
     assert Sanad(Settings(home=tmp_path, reader="off")).reader() is None
-
-
-def test_sentence_cues_and_weights_round_trip_and_older_files_choose_no_sentence(tmp_path):
-    n = len(span.FEATURES)
-    cues = readers.sentence_cues(0.7, "date", "وُلد عام 1958 في المدينة", windows=20)
-    assert cues.tolist()[:4] == pytest.approx([0.7, 1.0, 0.0, 0.0]) and cues[4] == pytest.approx(np.log(20))
-    assert readers.sentence_cues(0.7, "person", "وُلد عام 1958", 20)[1:4].tolist() == [0.0, 0.0, 0.0]
-    r = readers.Reader(np.ones(4, np.float32), np.zeros(4, np.float32), np.zeros(n, np.float32), "abc",
-                       np.arange(len(readers.SENTENCE_FEATURES), dtype=np.float32))
-    path = tmp_path / "reader.json"
-    readers.save(r, path)
-    assert readers.load(path).sentence.tolist() == list(range(len(readers.SENTENCE_FEATURES)))
-    older = tmp_path / "older.json"  # a reader fitted before sentence cues (or on others) reads one sentence
-    older.write_text(path.read_text().replace('"log_windows"', '"windows"'))
-    assert readers.load(older).sentence is None
-
-
-def test_the_reader_chooses_the_sentence_with_the_most_probability_over_its_windows():
-    # One sentence with one strong window against one with many middling ones: the mass decides, not the peak.
-    assert readers.choose_sentence([np.array([2.0]), np.array([1.5, 1.5, 1.5])]) == 1
-    assert readers.choose_sentence([np.array([3.0]), np.array([1.5, 1.5, 1.5])]) == 0
-    assert readers.choose_sentence([np.array([]), np.array([-9.0])]) == 1
-    r = readers.Reader(np.zeros(4, np.float32), np.zeros(4, np.float32), np.zeros(1, np.float32), "m",
-                       np.array([2.0, 0, 0, 0, 0], np.float32))
-    scores = (np.zeros(2), np.zeros(2))
-    x, wins = np.zeros((1, 1)), [(0, 1)]
-    assert readers.candidate_scores(r, x, wins, scores, np.array([0.5, 0, 0, 0, 0])).tolist() == [1.0]
-    assert readers.candidate_scores(replace(r, sentence=None), x, wins, scores, np.ones(5)).tolist() == [0.0]
-
-
-def test_a_reader_that_chooses_picks_the_sentence_and_a_span_of_its_own_words(monkeypatch):
-    from rag.answering import extractive
-    from rag.answering.evidence import Sentence
-
-    n = len(span.FEATURES)
-    chooser = readers.Reader(np.zeros(4, np.float32), np.zeros(4, np.float32), np.zeros(n, np.float32), "m",
-                             np.array([1.0, 0, 0, 0, 0], np.float32))
-    monkeypatch.setattr(readers, "load", lambda path=None: chooser)
-    first = Sentence(0, "وصل الرئيس إلى باريس أمس", 0, 24)
-    second = Sentence(1, "المبعوث الأممي إلى سوريا هو ستيفان دي ميستورا", 0, 44)
-    ranked = [(first, 1.0), (second, 0.9)]
-
-    def read(sentences):  # the second sentence's last two words are the answer
-        out = []
-        for s in sentences:
-            k = len(span.tokenize(s))
-            start, end = np.zeros(k), np.zeros(k)
-            if s == second.text:
-                start[k - 2], end[k - 1] = 30.0, 30.0
-            out.append((start, end))
-        return out
-
-    short = extractive.short_answer("من هو المبعوث الأممي إلى سوريا؟", "ar", ranked, read=read)
-    assert short.read and short.sentence is second and short.relevance == 0.9
-    assert second.text[short.span.start:short.span.end] == short.span.text == "دي ميستورا"
-    cues = extractive.short_answer("من هو المبعوث الأممي إلى سوريا؟", "ar", ranked)  # no reader: the cues choose
-    assert not cues.read

@@ -111,19 +111,14 @@ class Short:
     relevance: float
     span: spans.Span  # offsets inside the sentence
     read: bool = False  # the span reader chose it (rag/answering/reader.py), not the span cues alone
-    none: float = 0.0  # the reader's probability that no candidate sentence answers (0 without its "none")
 
 
 def short_answer(question: str, lang: str, ranked: list[tuple[Sentence, float]], translated: list[str] = (),
                  read: Reading | None = None) -> Short | None:
-    """The answering span among the best few sentences. `translated`: the question's words in the sources' language
-    (see `span.pick`); `read`: the span reader's word scores (rag/answering/reader.py). With a reader fitted to
-    choose (`read_short`) it chooses the sentence and its words; without one the span cues do, a sentence holding
-    the asked-for kind of answer preferred (an older reader then picks the words of their sentence: `reread`)."""
-    if read is not None:
-        short = read_short(question, lang, ranked, translated, read)
-        if short is not None:
-            return short
+    """The answering span: the best window of the best few sentences, a sentence holding the asked-for kind of
+    answer preferred. `translated`: the question's words in the sources' language (see `span.pick`); `read`:
+    the span reader's word scores (rag/answering/reader.py), None without one: it then picks the words of the
+    chosen sentence (`reread`)."""
     kind = spans.answer_type(question, lang)
     best: tuple[float, Short] | None = None
     for s, rel in ranked[:SPAN_CANDIDATES]:
@@ -134,38 +129,6 @@ def short_answer(question: str, lang: str, ranked: list[tuple[Sentence, float]],
         if best is None or total > best[0]:
             best = (total, Short(s, rel, sp))
     return reread(question, lang, best[1], translated, read) if best else None
-
-
-def read_short(question: str, lang: str, ranked: list[tuple[Sentence, float]], translated: list[str],
-               read: Reading) -> Short | None:
-    """The reader's choice among the SPAN_CANDIDATES best sentences: one softmax over all their windows, each
-    sentence's relevance and answer kind weighed in (`reader.candidate_scores`), then the words of the likeliest
-    sentence. None where the reader cannot choose (none fitted to, or no word scores)."""
-    reader = readers.load()
-    if reader is None or reader.sentence is None:
-        return None
-    kind = spans.answer_type(question, lang)
-    keys = (spans.question_keys(question) | set(translated)) if translated else None
-    cands = [(s, rel, spans.candidate_matrix(question, s.text, kind, keys)) for s, rel in ranked[:SPAN_CANDIDATES]]
-    cands = [c for c in cands if c[2][1]]  # a sentence without words has no window
-    words = read([s.text for s, _, _ in cands]) if cands else None
-    if not words:
-        return None
-    scores = [readers.candidate_scores(reader, x, wins, w, readers.sentence_cues(rel, kind, s.text, len(wins)))
-              for (s, rel, (_, wins, x)), w in zip(cands, words)]
-    k = readers.choose_sentence(scores)
-    s, rel, (tokens, wins, _) = cands[k]
-    return Short(s, rel, spans.window_span(s.text, tokens, wins, scores[k], kind, COVER_READ), read=True,
-                 none=readers.none_probability(scores, reader.none))
-
-
-# Refuse when the reader's "none" holds at least this probability (None: its "none" is not used).
-NONE_REFUSE: float | None = None
-
-
-def reads_none(short: Short) -> bool:
-    """The span reader finds that none of the candidate sentences answers (see NONE_REFUSE)."""
-    return short.read and NONE_REFUSE is not None and short.none >= NONE_REFUSE
 
 
 def reread(question: str, lang: str, short: Short, translated: list[str], read: Reading | None) -> Short:
@@ -200,15 +163,15 @@ def analyse(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], senten
     scored = rank_scored(question, lang, q_vec, hits, sentences, translated)
     ranked = [(s, sc) for s, sc, _, _ in scored]
     cues = short_answer(question, lang, ranked, translated)
-    short = short_answer(question, lang, ranked, translated, read) if read and cues else cues
+    short = reread(question, lang, cues, translated, read) if cues else None
     cos = np.array([c for _, _, c, _ in scored])
     cov = np.array([v for _, _, _, v in scored])
-    at = next((i for i, (s, _) in enumerate(ranked) if cues is not None and s is cues.sentence), None)
+    at = next((i for i, (s, _) in enumerate(ranked) if short is not None and s is short.sentence), None)
     kind = spans.answer_type(question, lang)
-    # The gate reads the span cues' own sentence and confidence, what it was fitted on, never the reader's: the
-    # gate's signals do not depend on the reader (session 6's linear reader, held out: unanswerable F1 0.615 on the
-    # cues' confidence, 0.547 refitted on the reader's).
-    sig = answerable.signals(hits, cos, cov, at, kind, bool(cues and spans.fits(kind, cues.sentence.text)),
+    # The gate reads the span cues' own confidence, what it was fitted on, never the reader's: the gate's signals
+    # do not depend on the reader (session 6's linear reader, held out: unanswerable F1 0.615 on the cues'
+    # confidence, 0.547 refitted on the reader's).
+    sig = answerable.signals(hits, cos, cov, at, kind, bool(short and spans.fits(kind, short.sentence.text)),
                              cues.span.confidence if cues else 0.0, lang)
     return Analysis(ranked, choose(ranked, lang), short, sig)
 

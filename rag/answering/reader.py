@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,14 +37,7 @@ class Reader:
     end: np.ndarray
     window: np.ndarray  # the span cues' weights, fitted with the heads (len(span.FEATURES))
     base: str  # sha256 of the e5 weights the adapter was fitted on (the converted e5 folder's sanad_source.json)
-    sentence: np.ndarray | None = None  # the sentence cues' weights (SENTENCE_FEATURES); None: it reads one sentence
-    none: float | None = None  # the score of "no candidate answers" against the windows'; None: not fitted
 
-
-# A candidate sentence's own cues: its relevance as the backend ranks it, whether it holds the kind of answer asked
-# for, and how many windows it has (a longer sentence offers more windows to one softmax).
-KIND_CUES = ("date", "number", "person")
-SENTENCE_FEATURES = ("relevance",) + tuple(f"fits:{k}" for k in KIND_CUES) + ("log_windows",)
 
 WordScores = tuple[np.ndarray, np.ndarray]  # per word of span.tokenize(sentence): start and end scores
 
@@ -53,11 +45,7 @@ WordScores = tuple[np.ndarray, np.ndarray]  # per word of span.tokenize(sentence
 def save(reader: Reader, path: Path = READER_FILE) -> None:
     path.write_text(json.dumps({"base": reader.base, "features": list(spans.FEATURES),
                                 "start": np.round(reader.start, 5).tolist(), "end": np.round(reader.end, 5).tolist(),
-                                "window": np.round(reader.window, 5).tolist(),
-                                "sentence_features": list(SENTENCE_FEATURES),
-                                "sentence": None if reader.sentence is None else np.round(reader.sentence, 5).tolist(),
-                                "none": None if reader.none is None else round(reader.none, 5)})
-                     + "\n", encoding="utf-8")
+                                "window": np.round(reader.window, 5).tolist()}) + "\n", encoding="utf-8")
 
 
 @functools.cache
@@ -68,11 +56,8 @@ def load(path: Path = READER_FILE) -> Reader | None:
     d = json.loads(path.read_text(encoding="utf-8"))
     if d.get("features") != list(spans.FEATURES):
         return None
-    sentence = d.get("sentence") if d.get("sentence_features") == list(SENTENCE_FEATURES) else None
     return Reader(np.asarray(d["start"], np.float32), np.asarray(d["end"], np.float32),
-                  np.asarray(d["window"], np.float32), d.get("base", ""),
-                  None if sentence is None else np.asarray(sentence, np.float32),
-                  d.get("none") if sentence is not None else None)
+                  np.asarray(d["window"], np.float32), d.get("base", ""))
 
 
 def token_weights(offsets: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -103,33 +88,6 @@ def window_scores(reader: Reader, x: np.ndarray, wins: Sequence[tuple[int, int]]
     w = np.asarray(wins)
     start, end = scores
     return (x @ reader.window + start[w[:, 0]] + end[w[:, 1] - 1]).astype(np.float64)
-
-
-def sentence_cues(relevance: float, kind: str, sentence: str, windows: int) -> np.ndarray:
-    """A candidate sentence's cues (SENTENCE_FEATURES)."""
-    fits = [float(kind == k and spans.fits(k, sentence)) for k in KIND_CUES]
-    return np.array([relevance, *fits, math.log(max(1, windows))], np.float32)
-
-
-def candidate_scores(reader: Reader, x: np.ndarray, wins: Sequence[tuple[int, int]], scores: WordScores,
-                     cues: np.ndarray) -> np.ndarray:
-    """A candidate sentence's window scores on one scale with the other candidates' (its sentence cues added)."""
-    extra = float(cues @ reader.sentence) if reader.sentence is not None else 0.0
-    return window_scores(reader, x, wins, scores) + extra
-
-
-def choose_sentence(scores: Sequence[np.ndarray]) -> int:
-    """The candidate the reader finds likeliest to hold the answer: the most probability over its windows, under
-    one softmax over every candidate's windows."""
-    return int(np.argmax([np.logaddexp.reduce(s) if len(s) else -np.inf for s in scores]))
-
-
-def none_probability(scores: Sequence[np.ndarray], none: float | None) -> float:
-    """P(no candidate answers) under one softmax over every candidate's windows and "none" (0 without one)."""
-    if none is None:
-        return 0.0
-    windows = np.concatenate([np.asarray(s, np.float64) for s in scores] + [np.array([none])])
-    return float(np.exp(none - np.logaddexp.reduce(windows)))
 
 
 @functools.cache

@@ -292,12 +292,6 @@ def pick(question: str, sentence: str, lang: str | None = None, weights: np.ndar
     if not wins:
         return None
     scores = score(x, wins) if score is not None else x @ (WEIGHTS if weights is None else weights)
-    return window_span(sentence, tokens, wins, scores, kind, cover)
-
-
-def window_span(sentence: str, tokens: list[Token], wins: list[tuple[int, int]], scores: np.ndarray, kind: str,
-                cover: float = 0.0) -> Span:
-    """The span of the window `best_window_f1` picks under `scores` (offsets into `sentence`)."""
     b, expected = best_window_f1(wins, scores, cover)
     i, j = wins[b]
     s, e = tokens[i].start, tokens[j - 1].end

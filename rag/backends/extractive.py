@@ -35,8 +35,6 @@ class ExtractiveBackend:
         # Decided before any text is shown: a refusal is never streamed and then retracted.
         if a.ranked and not answerable.answerable(a.signals):
             return Draft(hits, iter(()), quoted=[], refusal="the articles do not say (refusal gate)")
-        if short is not None and extractive.reads_none(short):
-            return Draft(hits, iter(()), quoted=[], refusal="the articles do not say (span reader)")
         if short is not None:  # lead with the answering span, then the sentences that support it
             pieces, citations = extractive.compose_short(short, chosen, hits, query.answer_lang)
         else:
