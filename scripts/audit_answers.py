@@ -84,10 +84,14 @@ def main() -> None:
             totals["en_span_shown"] += span_shown
         first = a.text.splitlines()[0] if a.text else ""
         flag = f"  UNSUPPORTED {finding.unsupported}" if finding.unsupported else ""
+        # why a translation was not shown (the llamacpp backend's last decision), so failures can be told apart
+        rejected = getattr(getattr(sanad.backends.get(args.backend), "last", None), "translation_rejected", "")
+        flag += f"  translation rejected: {rejected}" if rejected else ""
         print(f"{i:3d} {'en' if english_q else 'ar'} ({dt:.1f}s) {first[:110]!r}{flag}", flush=True)
         if out:
             out.write(json.dumps({"id": q.id, "question": q.question, "answer": a.text, "refused": a.refused,
-                                  "translated": translated, "unsupported": finding.unsupported},
+                                  "translated": translated, "unsupported": finding.unsupported,
+                                  "translation_rejected": rejected},
                                  ensure_ascii=False) + "\n")
     n_en = totals["en_asked"]
     print(f"\naudited answers: {totals['answered']} (refused {totals['refused']}); answers with a figure, word or "

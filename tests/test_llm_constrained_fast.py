@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rag.answering import support
 from rag.answering.evidence import Sentence
 from rag.answering.pipeline import _merge, complete_sentence
 from rag.answering.verify import Verified, span_ok
@@ -193,3 +194,19 @@ def test_a_label_the_model_echoes_is_not_part_of_the_translation():
 
     assert _LABEL.sub("", "Arabic: Alexey Borodavkin") == "Alexey Borodavkin"
     assert _LABEL.sub("", "Staffan de Mistura") == "Staffan de Mistura"
+
+
+def test_a_translation_states_the_sources_numbers_in_figures_or_words():
+    # Seen in the audit: "ten years and nine months" offered for "أحد عشر قرنًا" (eleven centuries).
+    assert "numbers differ" in cb.translation_problem("بعد أن عاشت أحد عشر قرنًا", "after living ten years and nine months")
+    assert cb.translation_problem("أوروبا إحدى قارات العالم السبع", "Europe is one of the seven continents") == ""
+    assert cb.translation_problem("أحد أهم المدن", "one of the most important cities") == ""
+    assert "figures differ" in cb.translation_problem("(13 أكتوبر 1958 - 2 أكتوبر 2018)", "(13 October 1958 - 2 October 20")
+
+
+def test_arabic_teens_are_numbers_and_a_bare_ahad_is_not_sunday():
+    # Seen in the audit: "أحد عشر قرنًا" (eleven centuries) was read as Sunday and ten.
+    assert support.numbers("بعد أن عاشت أحد عشر قرنًا") == {"11"}
+    assert support.numbers("ثلاث عشرة سنة") == {"13"} and support.numbers("اثنا عشر") == {"12"}
+    assert support.numbers("أحد أهم المدن") == set() and support.numbers("يوم الأحد") == {"d6"}
+    assert cb.translation_problem("أحد عشر قرنًا", "eleven centuries") == ""

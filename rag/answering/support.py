@@ -58,8 +58,33 @@ def _norm_keys(d: dict) -> dict:
 _AR_UNITS, _AR_TENS, _AR_HUNDREDS, _AR_SCALE, _AR_DUAL, _AR_ORD, _AR_FRAC, _MONTHS, _DAYS = map(
     _norm_keys, (_AR_UNITS, _AR_TENS, _AR_HUNDREDS, _AR_SCALE, _AR_DUAL, _AR_ORD, _AR_FRAC, _MONTHS, _DAYS))
 _MONTH_PAIRS = {(arabic.normalize(a), arabic.normalize(b)): v for (a, b), v in _MONTH_PAIRS.items()}
+_TEN_WORDS = {arabic.normalize(w) for w in ("عشر", "عشرة")}
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[^\W\d_]+|\d+(?:[.,]\d+)*")
+
+
+_AR_TEEN_UNITS = _norm_keys({"أحد": 1, "إحدى": 1, "اثنا": 2, "اثنتا": 2, "اثني": 2, "اثنتي": 2})
+
+
+def _ar_teen(tok: str, nxt: str) -> int | None:
+    """11–19 written as two words: a unit then عشر/عشرة (أحد عشر، ثلاثة عشر); None otherwise."""
+    if _ar_bare(nxt) not in _TEN_WORDS:
+        return None
+    unit = _AR_TEEN_UNITS.get(_ar_bare(tok))
+    if unit is None:
+        n = _ar_number(tok)
+        unit = n[1] if n and n[0] == "unit" and 3 <= n[1] <= 9 else None
+    return 10 + unit if unit else None
+
+
+def _weekday(tok: str) -> int | None:
+    """The weekday a word names. An Arabic one needs its article: bare أحد is "one" (أحد عشر, أحد أهم), اثنين "two"."""
+    if tok in _DAYS:
+        return _DAYS[tok]
+    for p in ("وال", "فال", "بال", "كال", "لل"):
+        if tok.startswith(p) and "ال" + tok[len(p):] in _DAYS:
+            return _DAYS["ال" + tok[len(p):]]
+    return None
 
 
 def _ar_bare(tok: str) -> str:
@@ -157,9 +182,16 @@ def numbers(text: str) -> set[str]:
             out.add(f"m{_MONTHS.get(t) or _MONTHS[_ar_bare(t)]}")
             i += 1
             continue
-        if t in _DAYS or ("ال" + _ar_bare(t)) in _DAYS:
+        teen = _ar_teen(t, nxt)
+        if teen:
             close()
-            out.add(f"d{_DAYS.get(t, _DAYS.get('ال' + _ar_bare(t)))}")
+            out.add(str(teen))
+            i += 2
+            continue
+        day = _weekday(t)
+        if day is not None:
+            close()
+            out.add(f"d{day}")
             i += 1
             continue
         frac = _EN_FRAC.get(nxt) or _AR_FRAC.get(_ar_bare(nxt))
