@@ -209,4 +209,6 @@ def test_arabic_teens_are_numbers_and_a_bare_ahad_is_not_sunday():
     assert support.numbers("بعد أن عاشت أحد عشر قرنًا") == {"11"}
     assert support.numbers("ثلاث عشرة سنة") == {"13"} and support.numbers("اثنا عشر") == {"12"}
     assert support.numbers("أحد أهم المدن") == set() and support.numbers("يوم الأحد") == {"d6"}
+    assert support.numbers("مائة وثلاثة عشر") == support.numbers("one hundred and thirteen") == {"113"}
+    assert support.numbers("ثلاثة عشر ألف") == support.numbers("thirteen thousand") == {"13000"}
     assert cb.translation_problem("أحد عشر قرنًا", "eleven centuries") == ""

@@ -183,10 +183,14 @@ def numbers(text: str) -> set[str]:
             i += 1
             continue
         teen = _ar_teen(t, nxt)
-        if teen:
-            close()
-            out.add(str(teen))
+        if teen:  # a unit of the number being read: مائة وثلاثة عشر is 113, ثلاثة عشر ألفًا 13000
+            if last in ("unit", "tens"):
+                close()
+            current, open_, last = current + teen, True, "unit"
             i += 2
+            continue
+        if t == "and" and open_ and _en_number(nxt):  # "one hundred and thirteen" is one number
+            i += 1
             continue
         day = _weekday(t)
         if day is not None:
