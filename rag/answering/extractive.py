@@ -113,12 +113,11 @@ class Short:
     read: bool = False  # the span reader chose it (rag/answering/reader.py), not the span cues alone
 
 
-def short_answer(question: str, lang: str, ranked: list[tuple[Sentence, float]], translated: list[str] = (),
-                 read: Reading | None = None) -> Short | None:
-    """The answering span: the best window of the best few sentences, a sentence holding the asked-for kind of
-    answer preferred. `translated`: the question's words in the sources' language (see `span.pick`); `read`:
-    the span reader's word scores (rag/answering/reader.py), None without one: it then picks the words of the
-    chosen sentence (`reread`)."""
+def short_answer(question: str, lang: str, ranked: list[tuple[Sentence, float]], translated: list[str] = ()
+                 ) -> Short | None:
+    """The span cues' answering span: the best window of the best few sentences, a sentence holding the asked-for
+    kind of answer preferred. `translated`: the question's words in the sources' language (see `span.pick`). The
+    span reader then picks the words of the chosen sentence (`reread`)."""
     kind = spans.answer_type(question, lang)
     best: tuple[float, Short] | None = None
     for s, rel in ranked[:SPAN_CANDIDATES]:
@@ -128,7 +127,7 @@ def short_answer(question: str, lang: str, ranked: list[tuple[Sentence, float]],
         total = rel + kind_bonus(kind, s.text)
         if best is None or total > best[0]:
             best = (total, Short(s, rel, sp))
-    return reread(question, lang, best[1], translated, read) if best else None
+    return best[1] if best else None
 
 
 def reread(question: str, lang: str, short: Short, translated: list[str], read: Reading | None) -> Short:

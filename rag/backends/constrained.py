@@ -104,7 +104,8 @@ def translation_problem(source: str, english: str) -> str:
         return "empty translation"
     if numbers(source) != numbers(english):
         return f"figures differ: {numbers(source)} vs {numbers(english)}"
-    if counted(source) != counted(english):  # written as words: "أحد عشر قرنًا" is not "ten years and nine months"
+    # Numbers written as words too: "أحد عشر قرنًا" is not "ten years and nine months".
+    if counted(source) != counted(english):
         return f"numbers differ: {sorted(counted(source))} vs {sorted(counted(english))}"
     if calendar(source) != calendar(english):  # months and weekdays are not names: they are checked here
         return f"months or weekdays differ: {sorted(calendar(source))} vs {sorted(calendar(english))}"
@@ -333,8 +334,8 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
         # longer spans less often (see READ_SPAN).
         to_translate = query.answer_lang == "en" and hits[sentence.passage_index].passage.lang != "en"
         read = reading(query.search_text, query.lang, hits, res) if READ_SPAN and not to_translate else None
-        short = (extractive.short_answer(query.search_text, query.lang, [(sentence, rel)], translated, read)
-                 if read else None)
+        cues = extractive.short_answer(query.search_text, query.lang, [(sentence, rel)], translated) if read else None
+        short = extractive.reread(query.search_text, query.lang, cues, translated, read) if cues else None
         if short is not None and short.read:  # the span reader's words of the model's sentence (see READ_SPAN)
             lead = extractive.lead_span(short)
             start, end = lead.start, lead.end
