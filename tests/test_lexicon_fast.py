@@ -110,6 +110,19 @@ def test_an_index_holds_its_lexicon_and_english_words_vote_through_it(tmp_path):
     assert r._bm25_translated("٢٠١٥؟") is None  # nothing to translate: no vote at all
 
 
+def test_a_name_the_embedding_cannot_place_is_found_by_its_spelling(tmp_path):
+    emb = TranslatingEmbedder()
+    arts = _articles() + [Article(id="jed", title="خبر", text="افتتح في جدة معرض الكتاب الدولي.", source="j.txt")]
+    build_index(tmp_path / "ix", LoadResult(articles=arts), emb)
+    r = Retriever(load_index(tmp_path / "ix", emb.model_id), emb, dense_weight=0.5)
+    # Hash vectors place "Jeddah" near no Arabic word; its consonants (J·D, a final ah) spell جدة.
+    assert lexicon.confident_stems(lexicon.nearest(emb.embed_queries(["Jeddah"]), r.index.lexicon)) == []
+    assert arabic.stem("جدة") in r.translated_terms("What opened in Jeddah?")
+    assert r.translated_terms("What opened in jeddah?") == [arabic.stem("افتتح")]  # lower case: not a name
+    ranked = [h.passage.article_id for h in r.search("What opened in Jeddah?", 3, "fused", lang="en")]
+    assert ranked[0] == "jed"
+
+
 def test_without_the_vote_the_order_is_dense(tmp_path, monkeypatch):
     monkeypatch.setattr(fusion, "TRANSLATED_WEIGHT", 0.0)
     emb = TranslatingEmbedder()

@@ -20,11 +20,13 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from rag.search import transliterate
 from rag.text import arabic
 
 MAX_WORDS = 60_000  # the most frequent Arabic words of an archive (SaudiNewsNet: 60k of 250k; 30k lost R@5)
@@ -48,6 +50,15 @@ class Lexicon:
 
     def __len__(self) -> int:
         return len(self.words)
+
+    @cached_property
+    def consonants(self) -> dict[str, list[int]]:
+        """The words by consonants, for names (rag/search/transliterate.py); built on first use (~0.2 s for 60k)."""
+        return transliterate.consonant_index(self.words)
+
+    def spelled(self, name: str) -> list[str]:
+        """The BM25 stems of the words that may spell the English `name` in Arabic."""
+        return [self.stems[i] for i in transliterate.matches(name, self.words, self.consonants)]
 
 
 def vector_index(vectors: np.ndarray) -> faiss.Index:

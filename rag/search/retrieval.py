@@ -15,7 +15,7 @@ from rag.answering.evidence import SentenceVectors
 from rag.embedding.embedders import Embedder
 from rag.errors import QueryError
 from rag.query import Filters, wants_recent
-from rag.search import fusion, lexicon
+from rag.search import fusion, lexicon, transliterate
 from rag.storage.ann import SentenceCandidates, sentence_starts
 from rag.storage.index import Index
 from rag.text import arabic
@@ -211,7 +211,7 @@ class Retriever:
 
     def translated_terms(self, question: str) -> list[str]:
         """The BM25 stems of the Arabic words the question's Latin-script words translate to with confidence
-        through the index's lexicon ([] without a lexicon or with none confident)."""
+        through the index's lexicon, or, for a name, that spell it ([] without a lexicon or with none found)."""
         lex = self.index.lexicon
         words = lexicon.translatable_words(question) if lex is not None and len(lex) else []
         if not words:
@@ -223,7 +223,12 @@ class Retriever:
             if len(self._translations) > WORD_CACHE:  # (another thread may clear it too: `found` is this call's)
                 self._translations.clear()
             self._translations.update((w, found[w]) for w in todo)
-        return lexicon.confident_stems([found[w] for w in words])
+        # A name the embedding does not place with confidence is looked up by its spelling instead (Jeddah → جدة).
+        # ARCD train English (169) R@5 / MRR@10 0.947 / 0.796 → 0.959 / 0.814; news gold English over the archive
+        # (79) 0.772 / 0.588 → 0.772 / 0.595. Spelling first for every name was worse on ARCD (0.959 / 0.802).
+        stems = [lexicon.confident_stems([found[w]]) or (lex.spelled(w) if transliterate.is_name(w) else [])
+                 for w in words]
+        return list(dict.fromkeys(s for found_stems in stems for s in found_stems))
 
     def _bm25_shared(self, question: str, bm: np.ndarray) -> np.ndarray:
         """BM25 by the question's shared tokens only (Latin names, digits); `bm` itself when those are all."""
