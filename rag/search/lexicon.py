@@ -5,9 +5,9 @@ No translation model exists offline, but the multilingual embedding model places
 frequent Arabic words are embedded once (as written, in their most frequent spelling); at query time each
 English content word is embedded and replaced by its nearest Arabic word's BM25 stem. Those stems give an
 English question the keyword vote that BM25 otherwise gives only to questions in the passages' language
-(`rag.search.fusion.translated_vote`). Names translate badly this way ("Jeddah" finds no جدة); a word whose
-nearest Arabic word is not similar enough is left out (MIN_SIMILARITY), and BM25's IDF and the vote's small
-weight keep the remaining misses cheap.
+(`rag.search.fusion.translated_vote`). A word whose nearest Arabic word is not similar enough is left out
+(MIN_SIMILARITY), and BM25's IDF and the vote's small weight keep the remaining misses cheap. Names translate
+badly this way ("Jeddah" lands on هند); such a name is looked up by its spelling instead (`Lexicon.spelled`).
 
 Measured with `sanad eval retrieval` (English questions over Arabic passages; fused R@5 / MRR@10, before → after):
 ARCD train English (169, the tuning set) 0.935 / 0.753 → 0.947 / 0.796; seed gold English (52) 0.942 / 0.777 →
