@@ -163,5 +163,8 @@ def pick_user(question: str, sentences: list[str]) -> str:
     return f"Task ANSWER.\nSentences:\n{numbered}\nQuestion: {question.strip()}\nReply:"
 
 
-def translate_user(arabic_words: str) -> str:
-    return f"Task TRANSLATE.\nArabic: {arabic_words}\nEnglish:"
+def translate_user(arabic_words: str, names: list[tuple[str, str]] = ()) -> str:
+    """`names`: (Arabic, English) for the names in the words that English writes otherwise (rag/text/exonyms.py):
+    left to itself the small model wrote Sweden for سويسرا and Makkah for المدينة المنورة."""
+    hint = "".join(f"\nName: {ar} = {en}" for ar, en in names)
+    return f"Task TRANSLATE.{hint}\nArabic: {arabic_words}\nEnglish:"

@@ -26,7 +26,7 @@ from rag.backends.base import Draft, Resources
 from rag.backends.chat import LlamaCppBackend
 from rag.backends.extractive import reading
 from rag.llm import constrained as cd
-from rag.text import arabic
+from rag.text import arabic, exonyms
 from rag.types import Citation, Hit
 
 CANDIDATES = 4  # sentences shown to the model (the trial: 4 numbered sentences, ~300 prompt tokens)
@@ -217,13 +217,17 @@ def renders(name: str, sources: list[str], max_words: int = 4) -> bool:
 
 
 def unrendered_names(source: str, english: str, question: str = "",
-                     translate: Callable[[str], list[str]] | None = None) -> str:
+                     translate: Callable[[str], list[str]] | None = None, known: list[str] = ()) -> str:
     """A translation may name only what its Arabic writes (by sound) or the question already names: the audit
     caught "the capital of the United Arab Emirates" offered for المدينة المنورة. `translate` (a name's words
     → the index lexicon's Arabic stems for them) also lets an exonym through when every word of it translates
-    to a word the source writes ("Arabian Peninsula" ← شبه الجزيرة العربية, "German" ← الألمانية)."""
+    to a word the source writes ("Arabian Peninsula" ← شبه الجزيرة العربية, "German" ← الألمانية). `known`: the
+    English of the source's exonyms (rag/text/exonyms.py), which a name may be part of ("Medina" ← المدينة
+    المنورة)."""
+    known_words = {w.lower() for k in known for w in k.split()}
     bad = [n for n in latin_names(english)
-           if not renders(n, [source, question]) and not (translate and means(n, source, translate))]
+           if not renders(n, [source, question]) and not (translate and means(n, source, translate))
+           and not (known_words and {w.lower() for w in n.split()} <= known_words)]
     return f"names the source does not write: {', '.join(bad)}" if bad else ""
 
 
@@ -354,7 +358,8 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
         if query.answer_lang == "en" and p.lang != "en" and arabic.has_arabic(text):  # (a Latin span: as written)
             t = time.perf_counter()
             with lock:
-                english = cd.complete(llama, cd.chatml(prompts.PICK_SYSTEM, prompts.translate_user(text)),
+                names = exonyms.glossary(text)
+                english = cd.complete(llama, cd.chatml(prompts.PICK_SYSTEM, prompts.translate_user(text, names)),
                                       cd.TRANSLATION_GRAMMAR, TRANSLATION_TOKENS).strip()
             english = _LABEL.sub("", english)  # the model sometimes echoes a label: "Arabic: Alexey ..."
             d.seconds["translate"] = time.perf_counter() - t
@@ -362,7 +367,8 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
             if not problem and looks_like_name(english) and not means(english, text, res.translated_terms):
                 problem = name_problem(text, english)
             if not problem:
-                problem = unrendered_names(text, english, query.search_text, res.translated_terms)
+                problem = unrendered_names(text, english, query.search_text, res.translated_terms,
+                                           known=[en for _, en in names])
             if problem:
                 d.translation_rejected = f"{english!r}: {problem}"
             else:
