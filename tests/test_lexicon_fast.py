@@ -126,6 +126,30 @@ def test_a_name_the_embedding_cannot_place_is_found_by_its_spelling(tmp_path):
     assert ranked[0] == "jed"
 
 
+class _Vocabulary:
+    def __init__(self, words):
+        self.words = words
+
+    def get_vocab(self):
+        return {"\u2581" + w: i for i, w in enumerate(self.words)}
+
+
+def test_a_rare_name_is_spelled_first_even_where_the_embedding_is_sure(tmp_path):
+    # The embedding may place a rare name "confidently" on a wrong word (the archive's Ittihad → عتيد): here
+    # Muntari lands on المستشفى. A name that is no whole word of the embedder's vocabulary is spelled first.
+    class Misplacing(TranslatingEmbedder):
+        DICTIONARY = {**TranslatingEmbedder.DICTIONARY, "muntari": "المستشفى"}
+
+    emb = Misplacing()
+    arts = _articles() + [Article(id="m", title="خبر", text="انضم مونتاري إلى التدريبات.", source="m.txt")]
+    build_index(tmp_path / "ix", LoadResult(articles=arts), emb)
+    index = load_index(tmp_path / "ix", emb.model_id)
+    emb.tokenizer = _Vocabulary(["Which", "player", "joined"])
+    assert arabic.stem("مونتاري") in Retriever(index, emb, dense_weight=0.5).translated_terms("Did Muntari join?")
+    emb.tokenizer = _Vocabulary(["Which", "player", "joined", "Muntari"])  # a common word: the embedding decides
+    assert Retriever(index, emb, dense_weight=0.5).translated_terms("Did Muntari join?") == [arabic.stem("المستشفى")]
+
+
 def test_without_the_vote_the_order_is_dense(tmp_path, monkeypatch):
     monkeypatch.setattr(fusion, "TRANSLATED_WEIGHT", 0.0)
     emb = TranslatingEmbedder()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -224,20 +225,31 @@ class Retriever:
             if len(self._translations) > WORD_CACHE:  # (another thread may clear it too: `found` is this call's)
                 self._translations.clear()
             self._translations.update((w, found[w]) for w in todo)
-        # A name English writes otherwise (Jordan / الأردن) takes the table's Arabic (rag/text/exonyms.py); a name
-        # the embedding does not place with confidence is looked up by its spelling (Jeddah → جدة). English R@5 /
-        # MRR@10, ARCD train (169): 0.947 / 0.796 → spelling 0.959 / 0.814 → exonyms 0.959 / 0.813; news gold over
-        # the archive (79): 0.772 / 0.588 → 0.772 / 0.595 → 0.772 / 0.608. Spelling first for every name, even one
-        # the embedding places, was worse on ARCD (0.959 / 0.802).
+        # A name English writes otherwise (Jordan / الأردن) takes the table's Arabic (rag/text/exonyms.py). A rare
+        # name (no whole word of the embedder's vocabulary) is looked up by its spelling first: the embedding
+        # "confidently" put Ittihad on عتيد, Sahir on سرير, Giroud on جيرارد. Any other name is spelled only when the
+        # embedding does not place it (Jeddah → جدة): spelling first for every capitalised word (Cup → كوب, House →
+        # هوس) was worse. English R@5 / MRR@10, ARCD train (169): 0.947 / 0.796 → spelling 0.959 / 0.814 →
+        # exonyms 0.959 / 0.813 → rare names spelled first 0.959 / 0.810; news gold over the archive (79): 0.772 /
+        # 0.588 → 0.772 / 0.595 → 0.772 / 0.608 → 0.785 / 0.617. Seed gold: 0.962 / 0.854 → 0.962 / 0.843 (all).
         stems = []
         for i, w in enumerate(words):
             name = transliterate.is_name(w)
             forms = name and (exonyms.arabic_forms(" ".join(words[i:i + 2])) or exonyms.arabic_forms(w))
+            spelled = lex.spelled(w) if name else []
             if forms:
                 stems.append([t for form in forms for t in arabic.analyze(form)])
+            elif spelled and self._whole_words and w not in self._whole_words:
+                stems.append(spelled)
             else:
-                stems.append(lexicon.confident_stems([found[w]]) or (lex.spelled(w) if name else []))
+                stems.append(lexicon.confident_stems([found[w]]) or spelled)
         return list(dict.fromkeys(s for found_stems in stems for s in found_stems))
+
+    @cached_property
+    def _whole_words(self) -> frozenset[str]:
+        """The Latin whole words of the embedder's vocabulary (empty without one): a name that is none of them is
+        rare, and its spelling says more than its embedding."""
+        return frozenset(lexicon.tokenizer_words(self.embedder))
 
     def _bm25_shared(self, question: str, bm: np.ndarray) -> np.ndarray:
         """BM25 by the question's shared tokens only (Latin names, digits); `bm` itself when those are all."""
