@@ -100,14 +100,14 @@ def test_an_index_holds_its_lexicon_and_english_words_vote_through_it(tmp_path):
     index = load_index(tmp_path / "ix", emb.model_id)
     assert index.lexicon is not None and "المستشفى" in index.lexicon.words
     r = Retriever(index, emb, dense_weight=0.5)
-    translated = r._bm25_translated("Which hospital opened?")
+    translated = r._bm25_translated("Which hospital opened?")[0]
     assert translated is not None
     top = int(np.argmax(translated))
     assert index.passages[top].article_id == "hosp" and translated[top] > 0
     # The vote lifts the passage that holds the translated word; without it (weight 0) dense's hash order rules.
     ranked = [h.passage.article_id for h in r.search("Which hospital opened?", 3, "fused", lang="en")]
     assert ranked[0] == "hosp"
-    assert r._bm25_translated("٢٠١٥؟") is None  # nothing to translate: no vote at all
+    assert r._bm25_translated("٢٠١٥؟") == (None, None)  # nothing to translate: no vote at all
 
 
 def test_a_name_the_embedding_cannot_place_is_found_by_its_spelling(tmp_path):
@@ -145,9 +145,15 @@ def test_a_rare_name_is_spelled_first_even_where_the_embedding_is_sure(tmp_path)
     build_index(tmp_path / "ix", LoadResult(articles=arts), emb)
     index = load_index(tmp_path / "ix", emb.model_id)
     emb.tokenizer = _Vocabulary(["Which", "player", "joined"])
-    assert arabic.stem("مونتاري") in Retriever(index, emb, dense_weight=0.5).translated_terms("Did Muntari join?")
+    r = Retriever(index, emb, dense_weight=0.5)
+    assert arabic.stem("مونتاري") in r.translated_terms("Did Muntari join?")
+    # a sure name also votes alone: the names' BM25 is the article that writes it
+    assert r.translation("Did Muntari join?")[1] == [arabic.stem("مونتاري")]
+    names = r._bm25_translated("Did Muntari join?")[1]
+    assert index.passages[int(np.argmax(names))].article_id == "m"
     emb.tokenizer = _Vocabulary(["Which", "player", "joined", "Muntari"])  # a common word: the embedding decides
-    assert Retriever(index, emb, dense_weight=0.5).translated_terms("Did Muntari join?") == [arabic.stem("المستشفى")]
+    r = Retriever(index, emb, dense_weight=0.5)
+    assert r.translation("Did Muntari join?") == ([arabic.stem("المستشفى")], [])
 
 
 def test_without_the_vote_the_order_is_dense(tmp_path, monkeypatch):
@@ -176,7 +182,7 @@ def test_an_index_built_before_lexicons_loads_and_the_next_build_adds_one(tmp_pa
     (tmp_path / "ix" / "notes.txt").write_text("mine")
     old = load_index(tmp_path / "ix", emb.model_id)
     assert old.lexicon is None
-    assert Retriever(old, emb, dense_weight=0.5)._bm25_translated("Which hospital opened?") is None
+    assert Retriever(old, emb, dense_weight=0.5)._bm25_translated("Which hospital opened?") == (None, None)
     stages = []
     report = build_index(tmp_path / "ix", data, emb, stages=lambda s, d, t: stages.append(s))
     assert report.added_passages == 0 and "lexicon" in stages
@@ -225,8 +231,8 @@ def test_an_archive_lexicon_pretranslates_the_tokenizers_latin_words_as_a_questi
     assert index.lexicon.known["hospital"][0] == (arabic.stem("المستشفى"), pytest.approx(1.0, abs=1e-4))
     embedded = []
     emb.embed_queries = lambda texts: (embedded.extend(texts), TranslatingEmbedder.embed_queries(emb, texts))[1]
-    scores = live._bm25_translated("Which new hospital opened?")
+    scores = live._bm25_translated("Which new hospital opened?")[0]
     assert embedded == ["new"]  # only the word the build did not know
     index.lexicon.known.clear()
-    assert np.array_equal(Retriever(index, emb, dense_weight=0.5)._bm25_translated("Which new hospital opened?"),
+    assert np.array_equal(Retriever(index, emb, dense_weight=0.5)._bm25_translated("Which new hospital opened?")[0],
                           scores)

@@ -97,6 +97,15 @@ def test_an_exonym_passes_when_each_word_translates_to_the_sources_word():
                                                          "", translate)
 
 
+def test_a_translation_that_drops_the_person_is_refused():
+    # Seen in the audit once the prompt named المدينة المنورة's English: the person was dropped, the city kept.
+    span = "جمال أحمد حمزة خاشقجي (13 أكتوبر 1958، المدينة المنورة - 2 أكتوبر 2018)، صحفي"
+    assert "جمال" in cb.dropped_names(span, "Medina (13 October 1958 - 2 October 2018), journalist")
+    assert cb.dropped_names(span, "Jamal Ahmad Hamza Khashoggi (13 October 1958, Medina - 2 October 2018), "
+                                  "journalist") == ""
+    assert cb.dropped_names("قال المتحدث باسم الوزارة", "the ministry's spokesman said") == ""  # no one named
+
+
 def test_retrieval_ranking_can_overrule_a_hesitant_model():
     probs = np.array([0.30, 0.45, 0.25])
     assert cb.decide(probs, np.zeros(3)) == 1

@@ -481,6 +481,11 @@ def missing_arabic_names(claim: str, source: str) -> list[str]:
     return out
 
 
+def arabic_given_names(text: str) -> list[str]:
+    """The words of an Arabic text that are given names in the lists (محمد, جمال, ستيفان…), as written."""
+    return [w for w in _WORD.findall(text) if (_entity(w) or "").startswith("name:")]
+
+
 # ---------------------------------------------------------------- the decision
 def coverage(claim: str, source: str) -> float:
     """Share of the claim's content words (stemmed, normalised) the source contains."""

@@ -231,6 +231,14 @@ def unrendered_names(source: str, english: str, question: str = "",
     return f"names the source does not write: {', '.join(bad)}" if bad else ""
 
 
+def dropped_names(source: str, english: str) -> str:
+    """A translation must keep the people its Arabic names: with the hint "المدينة المنورة = Medina" the model
+    once rendered "جمال أحمد حمزة خاشقجي (13 أكتوبر 1958، المدينة المنورة …)، صحفي" as "Medina (13 October 1958
+    …), journalist". Checked for the given names the lists know (جمال, أحمد…), by sound."""
+    lost = [n for n in support.arabic_given_names(source) if not renders(n, [english], max_words=1)]
+    return f"drops the name{'s' if len(lost) > 1 else ''} {', '.join(lost)}" if lost else ""
+
+
 def means(name: str, source: str, translate: Callable[[str], list[str]]) -> bool:
     """Every word of the name translates (through the lexicon) to a word of the source."""
     have = set(arabic.analyze(source))
@@ -369,6 +377,8 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
             if not problem:
                 problem = unrendered_names(text, english, query.search_text, res.translated_terms,
                                            known=[en for _, en in names])
+            if not problem:
+                problem = dropped_names(text, english)
             if problem:
                 d.translation_rejected = f"{english!r}: {problem}"
             else:

@@ -170,7 +170,7 @@ class Retriever:
             # Mostly another language than the question's: its own words' BM25 pools none and votes for none;
             # its words translated through the lexicon do both, and what both languages write alike (Latin names,
             # digits) may vote a little.
-            translated = self._bm25_translated(question)
+            translated, names = self._bm25_translated(question)
             other_lang = ~same_lang if mask is None else ~same_lang & mask
             pool = fusion.bm25_pool(translated, other_lang, fusion.TRANSLATED_POOL) if translated is not None \
                 else np.zeros(0, np.int64)
@@ -179,6 +179,8 @@ class Retriever:
             vote = fusion.shared_vote(self._bm25_shared(question, bm)[cand])
             if translated is not None:
                 vote = vote + fusion.translated_vote(translated[cand])
+            if names is not None:  # the names again, alone: the most specific words a news question has
+                vote = vote + fusion.translated_vote(names[cand], fusion.NAMES_WEIGHT)
         else:
             cand = fusion.candidates(dense_ids, fusion.bm25_pool(bm, same_lang if mask is None else same_lang & mask,
                                                                  POOL), mask=mask)
@@ -204,20 +206,26 @@ class Retriever:
                           bm25=float(bm[ranked[j][0]]), also=tuple(also.get(j, ())))
                 for r, j in enumerate(kept)]
 
-    def _bm25_translated(self, question: str) -> np.ndarray | None:
-        """BM25 by the question's Latin-script words translated through the index's lexicon; None without a
-        lexicon (an index built before it) or with no word translated with confidence."""
-        stems = self.translated_terms(question)
-        return np.asarray(self.index.bm25.get_scores(stems), np.float32) if stems else None
+    def _bm25_translated(self, question: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """BM25 by the question's Latin-script words translated through the index's lexicon, and by its names
+        alone (see `translation`); each None when there is nothing to score (no lexicon, or no word found)."""
+        terms, names = self.translation(question)
+        return (np.asarray(self.index.bm25.get_scores(terms), np.float32) if terms else None,
+                np.asarray(self.index.bm25.get_scores(names), np.float32) if names else None)
 
     def translated_terms(self, question: str) -> list[str]:
-        """The BM25 stems of the Arabic words the question's Latin-script words translate to: for a name, its
-        Arabic in the exonym table, else the lexicon's confident translation, else the words that spell it ([]
-        without a lexicon or with none found)."""
+        """The BM25 stems of the Arabic words the question's Latin-script words translate to (see `translation`)."""
+        return self.translation(question)[0]
+
+    def translation(self, question: str) -> tuple[list[str], list[str]]:
+        """(terms, names): the BM25 stems of the Arabic words the question's Latin-script words translate to (for
+        a name, its Arabic in the exonym table, else the lexicon's confident translation, else the words that
+        spell it), and those of its names that are sure (the table's, and rare names' spellings). ([], []) without
+        a lexicon or with nothing found."""
         lex = self.index.lexicon
         words = lexicon.translatable_words(question) if lex is not None and len(lex) else []
         if not words:
-            return []
+            return [], []
         found = {w: lex.known.get(w) or self._translations.get(w) for w in dict.fromkeys(words)}
         todo = [w for w, f in found.items() if f is None]
         if todo:
@@ -232,18 +240,17 @@ class Retriever:
         # هوس) was worse. English R@5 / MRR@10, ARCD train (169): 0.947 / 0.796 → spelling 0.959 / 0.814 →
         # exonyms 0.959 / 0.813 → rare names spelled first 0.959 / 0.810; news gold over the archive (79): 0.772 /
         # 0.588 → 0.772 / 0.595 → 0.772 / 0.608 → 0.785 / 0.617. Seed gold: 0.962 / 0.854 → 0.962 / 0.843 (all).
-        stems = []
+        # The sure names also vote alone (fusion.NAMES_WEIGHT).
+        terms, names = [], []
         for i, w in enumerate(words):
             name = transliterate.is_name(w)
             forms = name and (exonyms.arabic_forms(" ".join(words[i:i + 2])) or exonyms.arabic_forms(w))
             spelled = lex.spelled(w) if name else []
-            if forms:
-                stems.append([t for form in forms for t in arabic.analyze(form)])
-            elif spelled and self._whole_words and w not in self._whole_words:
-                stems.append(spelled)
-            else:
-                stems.append(lexicon.confident_stems([found[w]]) or spelled)
-        return list(dict.fromkeys(s for found_stems in stems for s in found_stems))
+            sure = [t for form in forms for t in arabic.analyze(form)] if forms else \
+                spelled if spelled and self._whole_words and w not in self._whole_words else []
+            names += sure
+            terms += sure or lexicon.confident_stems([found[w]]) or spelled
+        return list(dict.fromkeys(terms)), list(dict.fromkeys(names))
 
     @cached_property
     def _whole_words(self) -> frozenset[str]:
