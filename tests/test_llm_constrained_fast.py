@@ -106,6 +106,13 @@ def test_a_translation_that_drops_the_person_is_refused():
     assert cb.dropped_names("قال المتحدث باسم الوزارة", "the ministry's spokesman said") == ""  # no one named
 
 
+def test_a_years_era_is_no_name_when_the_source_marks_it():
+    # Seen in the audit: "(1332-1406 CE)" for "(1332 - 1406م)" was refused as a name the source does not write.
+    assert cb.unrendered_names("ولد عام 1332 وتوفي 1406م", "born in 1332, died in 1406 CE") == ""
+    assert cb.unrendered_names("كانت غزوة بدر سنة 2 هـ", "the raid of Badr was in 2 AH") == ""
+    assert "CE" in cb.unrendered_names("في عام 1406", "in 1406 CE")  # no era in the source: not the model's to add
+
+
 def test_retrieval_ranking_can_overrule_a_hesitant_model():
     probs = np.array([0.30, 0.45, 0.25])
     assert cb.decide(probs, np.zeros(3)) == 1

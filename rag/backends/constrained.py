@@ -216,6 +216,11 @@ def renders(name: str, sources: list[str], max_words: int = 4) -> bool:
     return False
 
 
+# A year's era: 1406م is "1406 AD" or "1406 CE", 632 هـ "632 AH"; the audit refused "(1332-1406 CE)" as a name.
+_ERAS = {"AD", "CE", "BC", "BCE", "AH"}
+_ERA_MARK = re.compile(r"\d\s*(?:م|هـ|ه)(?![\w])|ميلاد|هجر")
+
+
 def unrendered_names(source: str, english: str, question: str = "",
                      translate: Callable[[str], list[str]] | None = None, known: list[str] = ()) -> str:
     """A translation may name only what its Arabic writes (by sound) or the question already names: the audit
@@ -225,9 +230,11 @@ def unrendered_names(source: str, english: str, question: str = "",
     English of the source's exonyms (rag/text/exonyms.py), which a name may be part of ("Medina" ← المدينة
     المنورة)."""
     known_words = {w.lower() for k in known for w in k.split()}
+    era = _ERA_MARK.search(source)
     bad = [n for n in latin_names(english)
            if not renders(n, [source, question]) and not (translate and means(n, source, translate))
-           and not (known_words and {w.lower() for w in n.split()} <= known_words)]
+           and not (known_words and {w.lower() for w in n.split()} <= known_words)
+           and not (era and n in _ERAS)]
     return f"names the source does not write: {', '.join(bad)}" if bad else ""
 
 
