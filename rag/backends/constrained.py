@@ -229,12 +229,10 @@ def unrendered_names(source: str, english: str, question: str = "",
     to a word the source writes ("Arabian Peninsula" ← شبه الجزيرة العربية, "German" ← الألمانية). `known`: the
     English of the source's exonyms (rag/text/exonyms.py), which a name may be part of ("Medina" ← المدينة
     المنورة)."""
-    known_words = {w.lower() for k in known for w in k.split()}
     era = _ERA_MARK.search(source)
     bad = [n for n in latin_names(english)
            if not renders(n, [source, question]) and not (translate and means(n, source, translate))
-           and not (known_words and {w.lower() for w in n.split()} <= known_words)
-           and not (era and n in _ERAS)]
+           and not is_known(n, known) and not (era and n in _ERAS)]
     return f"names the source does not write: {', '.join(bad)}" if bad else ""
 
 
@@ -244,6 +242,13 @@ def dropped_names(source: str, english: str) -> str:
     …), journalist". Checked for the given names the lists know (جمال, أحمد…), by sound."""
     lost = [n for n in support.arabic_given_names(source) if not renders(n, [english], max_words=1)]
     return f"drops the name{'s' if len(lost) > 1 else ''} {', '.join(lost)}" if lost else ""
+
+
+def is_known(name: str, known: list[str]) -> bool:
+    """Every word of the name is a word of the English the exonym table gives for the source (`known`)."""
+    known_words = {w.lower() for k in known for w in k.split()}
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", name)}
+    return bool(words) and words <= known_words
 
 
 def means(name: str, source: str, translate: Callable[[str], list[str]]) -> bool:
@@ -379,11 +384,12 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
             english = _LABEL.sub("", english)  # the model sometimes echoes a label: "Arabic: Alexey ..."
             d.seconds["translate"] = time.perf_counter() - t
             problem = translation_problem(text, english)
-            if not problem and looks_like_name(english) and not means(english, text, res.translated_terms):
+            known = [en for _, en in names]
+            if not problem and looks_like_name(english) and not means(english, text, res.translated_terms) \
+                    and not is_known(english, known):
                 problem = name_problem(text, english)
             if not problem:
-                problem = unrendered_names(text, english, query.search_text, res.translated_terms,
-                                           known=[en for _, en in names])
+                problem = unrendered_names(text, english, query.search_text, res.translated_terms, known)
             if not problem:
                 problem = dropped_names(text, english)
             if problem:
