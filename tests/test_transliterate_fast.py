@@ -48,6 +48,11 @@ def test_a_long_vowel_the_name_does_not_write_rules_a_word_out(index):
     assert "جيد" not in _spelled("Jeddah", index)  # a lone e is short: no ي
 
 
+def test_the_index_reads_a_whole_word_list_as_each_word_alone():
+    words = WORDS + ["المستشفى", "وبالرياض", "comللتواصل", "عَبْدُالله", "ة", ""]
+    assert tr.consonant_keys(words) == [tr.arabic_reading(w).consonants for w in words]
+
+
 def test_words_that_are_not_names_and_too_short_names_match_nothing(index):
     assert _spelled("Ministry", index) == []  # وزارة is its translation, not its spelling
     assert _spelled("Al", index) == []  # one consonant says nothing

@@ -145,11 +145,27 @@ def cost(english: Reading, arabic: Reading) -> tuple[int, float]:
     return missing, max(0, strong - used) / 2 - matched
 
 
+# `arabic_reading(w).consonants` for a whole word list at once, by whole-text str.translate and regexes (vowels
+# kept as "v" until repeats are folded, as in `_reading`): 60k words in ~0.03 s instead of ~0.2 s one by one, which
+# an English question's first search paid on a cold start.
+_AR_KEY = str.maketrans({**_AR_CLASS, **{ch: "v" for ch in _AR_VOWEL}})
+_LINE_ARTICLE = re.compile(r"(?m)^(?:وال|بال|فال|كال|لل|ال)(?=..)")
+_NOT_KEY = re.compile(r"[^A-Zv\n]")
+_REPEATS = re.compile(r"([A-Z])\1+")
+_FINAL_H = re.compile(r"(?m)H$")
+
+
+def consonant_keys(words: list[str]) -> list[str]:
+    """Each word's consonants, exactly `arabic_reading(word).consonants`."""
+    text = _LINE_ARTICLE.sub("", _DIACRITICS.sub("", "\n".join(words))).replace("عبدال", "عبدل")
+    text = _NOT_KEY.sub("", re.sub(r"[A-Za-z]", "", text).translate(_AR_KEY))
+    return _FINAL_H.sub("", _REPEATS.sub(r"\1", text).replace("v", "")).split("\n")
+
+
 def consonant_index(words: list[str]) -> dict[str, list[int]]:
     """Consonants → the rows of `words` spelled with them, in `words`' order (the lexicon's: most frequent first)."""
     out: dict[str, list[int]] = {}
-    for i, word in enumerate(words):
-        consonants = arabic_reading(word).consonants
+    for i, consonants in enumerate(consonant_keys(words)):
         if len(consonants) >= MIN_CONSONANTS:
             out.setdefault(consonants, []).append(i)
     return out
