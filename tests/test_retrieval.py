@@ -63,11 +63,12 @@ def test_hits_carry_every_score_and_rank(retriever):
 
 
 def test_bm25_of_the_questions_own_words_gets_no_vote_across_languages(retriever, monkeypatch):
-    # An English question: without its translated words' vote, fused must rank exactly as dense does (BM25 of
-    # English words over Arabic passages is noise).
+    # An English question: without its translated words' and names' votes, fused must rank exactly as dense does
+    # (BM25 of English words over Arabic passages is noise).
     from rag.search import fusion
 
     monkeypatch.setattr(fusion, "TRANSLATED_WEIGHT", 0.0)
+    monkeypatch.setattr(fusion, "NAMES_WEIGHT", 0.0)
     monkeypatch.setattr(fusion, "TRANSLATED_POOL", 0)
     q = "Which resort north of Aleppo did the Syrian army take control of?"
     dense = [h.passage.id for h in retriever.search(q, 5, method="dense")]
