@@ -164,6 +164,7 @@ def _bilingual_retriever(tmp_path):
 def test_english_question_over_arabic_index_ranks_as_dense(tmp_path, monkeypatch):
     monkeypatch.setattr(fusion, "SHARED_WEIGHT", 0.0)  # the structural rule alone; the votes are tested apart
     monkeypatch.setattr(fusion, "TRANSLATED_WEIGHT", 0.0)
+    monkeypatch.setattr(fusion, "NAMES_WEIGHT", 0.0)
     # The mixed-script passages match every English word of the question; before, BM25 pooled them and their
     # z-score (over candidates that mostly score 0) lifted them over the Arabic passages dense ranks first.
     r = _bilingual_retriever(tmp_path)

@@ -158,6 +158,7 @@ def test_a_rare_name_is_spelled_first_even_where_the_embedding_is_sure(tmp_path)
 
 def test_without_the_vote_the_order_is_dense(tmp_path, monkeypatch):
     monkeypatch.setattr(fusion, "TRANSLATED_WEIGHT", 0.0)
+    monkeypatch.setattr(fusion, "NAMES_WEIGHT", 0.0)
     emb = TranslatingEmbedder()
     build_index(tmp_path / "ix", LoadResult(articles=_articles()), emb)
     r = Retriever(load_index(tmp_path / "ix", emb.model_id), emb, dense_weight=0.5)

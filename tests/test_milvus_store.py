@@ -47,10 +47,11 @@ def milvus(settings, embedder, tmp_path_factory):
 def test_rankings_equal_the_faiss_store(milvus, retriever, method, monkeypatch):
     # milvus-lite searches exactly (FLAT), BM25 runs on Sanad's analysed terms: the same top 5, the same scores.
     # Documented differences: BM25 alone lists only passages that match (FAISS pads with zero scores), and the
-    # Milvus store has no lexicon, so English questions get no translated-word vote there (switched off here).
+    # Milvus store has no lexicon, so English questions get no translated-word or names' vote there (switched off).
     from rag.search import fusion
 
     monkeypatch.setattr(fusion, "TRANSLATED_WEIGHT", 0.0)
+    monkeypatch.setattr(fusion, "NAMES_WEIGHT", 0.0)
     monkeypatch.setattr(fusion, "TRANSLATED_POOL", 0)
     for g in QUESTIONS:
         a = retriever.search(g["question"], 5, method, lang=g["lang"])
