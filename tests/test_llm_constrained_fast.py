@@ -104,6 +104,11 @@ def test_a_translation_that_drops_the_person_is_refused():
     assert cb.dropped_names(span, "Jamal Ahmad Hamza Khashoggi (13 October 1958, Medina - 2 October 2018), "
                                   "journalist") == ""
     assert cb.dropped_names("قال المتحدث باسم الوزارة", "the ministry's spokesman said") == ""  # no one named
+    # compound names are written joined, and الله alone is no person
+    assert cb.dropped_names("عبد الله بن سلمان", "Abdullah bin Salman") == ""
+    assert cb.dropped_names("قال محمد عبد الرحمن", "Mohammed Abdulrahman said") == ""
+    assert cb.dropped_names("إن شاء الله", "God willing") == ""
+    assert "سلمان" in cb.dropped_names("عبد الله بن سلمان", "the prince")
 
 
 def test_a_years_era_is_no_name_when_the_source_marks_it():

@@ -240,8 +240,15 @@ def dropped_names(source: str, english: str) -> str:
     """A translation must keep the people its Arabic names: with the hint "المدينة المنورة = Medina" the model
     once rendered "جمال أحمد حمزة خاشقجي (13 أكتوبر 1958، المدينة المنورة …)، صحفي" as "Medina (13 October 1958
     …), journalist". Checked for the given names the lists know (جمال, أحمد…), by sound."""
-    lost = [n for n in support.arabic_given_names(source) if not renders(n, [english], max_words=1)]
+    words = [skeleton(w) for w in english.split()]
+    lost = [n for n in support.arabic_given_names(source)
+            if arabic.normalize(n) not in _NAME_PARTS and not renders(n, [english], max_words=1)
+            and not any(skeleton(n) in w for w in words)]  # "Abdulrahman" holds عبد's and رحمن's sounds
     return f"drops the name{'s' if len(lost) > 1 else ''} {', '.join(lost)}" if lost else ""
+
+
+# Parts of compound names, written joined or otherwise in English (عبد الله: Abdullah, Abd Allah, Abdalla).
+_NAME_PARTS = {arabic.normalize(w) for w in ("عبد", "الله")}
 
 
 def is_known(name: str, known: list[str]) -> bool:
