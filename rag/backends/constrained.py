@@ -227,8 +227,8 @@ def unrendered_names(source: str, english: str, question: str = "",
     caught "the capital of the United Arab Emirates" offered for المدينة المنورة. `translate` (a name's words
     → the index lexicon's Arabic stems for them) also lets an exonym through when every word of it translates
     to a word the source writes ("Arabian Peninsula" ← شبه الجزيرة العربية, "German" ← الألمانية). `known`: the
-    English of the source's exonyms (rag/text/exonyms.py), which a name may be part of ("Medina" ← المدينة
-    المنورة)."""
+    English of the source's exonyms (rag/text/exonyms.py), which a name may be part of ("Switzerland" ←
+    سويسرا, which no sound or lexicon word gives)."""
     era = _ERA_MARK.search(source)
     bad = [n for n in latin_names(english)
            if not renders(n, [source, question]) and not (translate and means(n, source, translate))

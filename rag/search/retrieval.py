@@ -245,9 +245,10 @@ class Retriever:
         for i, w in enumerate(words):
             name = transliterate.is_name(w)
             forms = name and (exonyms.arabic_forms(" ".join(words[i:i + 2])) or exonyms.arabic_forms(w))
-            spelled = lex.spelled(w) if name else []
-            sure = [t for form in forms for t in arabic.analyze(form)] if forms else \
-                spelled if spelled and self._whole_words and w not in self._whole_words else []
+            sure = [t for form in forms for t in arabic.analyze(form)] if forms else []
+            spelled = lex.spelled(w) if name and not sure else []  # (an exonym needs no spelling)
+            if not forms and spelled and self._whole_words and w not in self._whole_words:
+                sure = spelled
             names += sure
             terms += sure or lexicon.confident_stems([found[w]]) or spelled
         return list(dict.fromkeys(terms)), list(dict.fromkeys(names))

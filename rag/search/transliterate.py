@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.text import arabic
+
 # Arabic letters → consonant class. ا أ إ آ ى are the vowel a, ة A (a, or an English final ah), و u, ي i; the rest (ع ء ؤ ئ, diacritics) are
 # dropped: sounds English spelling leaves out or writes as a vowel.
 _AR_CLASS = {
@@ -23,7 +25,6 @@ _AR_CLASS = {
 _AR_VOWEL = {"ا": "a", "أ": "a", "إ": "a", "آ": "a", "ٱ": "a", "ى": "a", "ة": "A", "و": "u", "ي": "i"}
 _AR_HAMZA_SEAT = "اأإآٱ"  # a word's first letter: carries whatever vowel it starts with
 _AR_ARTICLE = re.compile(r"^(?:وال|بال|فال|كال|لل|ال)(?=..)")
-_DIACRITICS = re.compile(r"[\u064B-\u065F\u0670\u0640]")
 
 # English spellings → consonant class, longest first; "g" is ج, غ or ق/ك depending on the name's origin.
 _EN_DIGRAPHS = {"sh": ("X",), "ch": ("X",), "kh": ("K",), "gh": ("G",), "th": ("T",), "dh": ("D",), "ph": ("F",),
@@ -69,7 +70,7 @@ def _reading(sounds: list[tuple[str, str]], open_start: bool = False) -> Reading
 def arabic_reading(word: str) -> Reading:
     """An Arabic word as sounds, its article (ال, وال, بال, لل…) removed: الاتحاد → T·H·D with a before D."""
     # عبدالرحمن: the article inside a compound name is written Abdul-, Abdel-, Abdal-
-    word = _AR_ARTICLE.sub("", _DIACRITICS.sub("", word)).replace("عبدال", "عبدل")
+    word = _AR_ARTICLE.sub("", arabic.strip_diacritics(word)).replace("عبدال", "عبدل")
     sounds = []
     for ch in word:
         if ch in _AR_CLASS:
@@ -157,7 +158,7 @@ _FINAL_H = re.compile(r"(?m)H$")
 
 def consonant_keys(words: list[str]) -> list[str]:
     """Each word's consonants, exactly `arabic_reading(word).consonants`."""
-    text = _LINE_ARTICLE.sub("", _DIACRITICS.sub("", "\n".join(words))).replace("عبدال", "عبدل")
+    text = _LINE_ARTICLE.sub("", arabic.strip_diacritics("\n".join(words))).replace("عبدال", "عبدل")
     text = _NOT_KEY.sub("", re.sub(r"[A-Za-z]", "", text).translate(_AR_KEY))
     return _FINAL_H.sub("", _REPEATS.sub(r"\1", text).replace("v", "")).split("\n")
 
