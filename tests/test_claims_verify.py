@@ -10,9 +10,10 @@ from rag.answering import support
 from rag.evaluation.claims import load_claims, run, verify_decider
 
 RECALL, PRECISION = 0.90, 0.95  # issue 10's target for verification
-# Measured on the test split (the same numbers on any machine): recall 0.938, precision 0.900 (after the
-# clause-level support, flipped-clause check and the refined invented-name rule; before: 0.875 / 0.857). The
-# floor below guards that; the target test says how far we are.
+# Measured on the test split (the same numbers on any machine): recall 0.938, precision 0.918 (session 10's
+# opposite predicates and several-word names; 0.900 before them, 0.857 before the clause-level support). The
+# whole set meets the target (0.944 / 0.951); the floor below guards the test split, the target test says how
+# far it is.
 FLOOR_RECALL, FLOOR_PRECISION = 0.90, 0.85
 
 
@@ -21,8 +22,8 @@ def test_split():
     return [c for c in load_claims(Path("eval/gold/claims.jsonl")) if c.split == "test"]
 
 
-@pytest.mark.xfail(reason="test split: recall 0.938 at precision 0.900; unknown Arabic names and English "
-                          "paraphrased negations still pass", strict=False)
+@pytest.mark.xfail(reason="test split: recall 0.938 at precision 0.918; Arabic names outside the lists, a "
+                          "negated clause the claim paraphrases and a figure bound to another actor still pass", strict=False)
 def test_verifier_meets_the_target_on_the_test_split(test_split, sentences):
     m = run(test_split, verify_decider(sentences))["all"]
     assert m["recall"] >= RECALL and m["precision"] >= PRECISION, m
@@ -34,3 +35,12 @@ def test_verifier_holds_its_measured_floor_and_needs_the_checks(test_split, sent
     monkeypatch.setattr(support, "check", lambda claim, source, title="": [])
     off = run(test_split, verify_decider(sentences))["all"]
     assert off["precision"] < FLOOR_PRECISION, off  # wrong numbers, names, negations then pass
+
+
+def test_verifier_meets_the_target_on_the_whole_set_thanks_to_the_opposites(sentences, monkeypatch):
+    claims = load_claims(Path("eval/gold/claims.jsonl"))
+    m = run(claims, verify_decider(sentences))["all"]
+    assert m["recall"] >= RECALL and m["precision"] >= PRECISION, m
+    monkeypatch.setattr(support, "CHECK_OPPOSITES", False)
+    off = run(claims, verify_decider(sentences))["all"]
+    assert off["precision"] < PRECISION, off  # "allow" for "منع", "died down" for "ارتفعت" pass again

@@ -325,6 +325,7 @@ def same_language_score(cos, coverage):
     return cos + SAME_LANGUAGE_COVERAGE_WEIGHT * coverage - (SAME_LANGUAGE_CUT - 0.85)
 
 
+CHECK_OPPOSITES = True  # pairs of opposite predicates (_OPPOSITES)
 CHECK_FIRST_WORD = True  # a capitalised first word is taken for a name unless a common word (_NOT_NAMES)
 NAME_MATCH = 0.75  # skeleton similarity (difflib ratio) at which two spellings are one name
 
@@ -419,6 +420,49 @@ def drops_refusal(claim: str, source: str) -> bool:
     return "refuse" in _negators(source) and "refuse" not in _negators(claim)
 
 
+# ---------------------------------------------------------------- opposite words
+# Pairs of opposite predicates: a claim that says one side where the source says only the other flips it
+# without any negation word ("the revolts died down" for "ارتفعت حدة الثورات", "allow" for "منع"). Each side
+# as English and as (normalised) Arabic stems, an Arabic stem taking a glued conjunction, article or verb
+# prefix. General vocabulary, kept to pairs without a common second sense (no دعم/عارض: المعارضة is also "the
+# opposition"; no ضعف: it is also "double").
+_AR_PREFIX = r"(?<![^\W\d_])(?:[وف]?(?:ال|[بل]ال|[بل])?|[وف]?[يتنا]?)"
+_OPPOSITES: list[tuple[str, str, str, str]] = [  # (en, ar) of one side, then of the other
+    (r"\b(?:allow|permit|let|lets|letting|enabl|authori[sz])", r"(?:سمح|اجاز)",
+     r"\b(?:prevent|ban|bans|bann|barr|forbid|forbade|prohibit|block)", r"(?:منع|حظر)"),
+    (r"\b(?:rose|rise|risen|rising|increas|grew|grow|intensif|escalat|surg|soar)",
+     r"(?:ارتفع|ازداد|زاد|زياد|تزايد|تصاعد|اشتد|تضاعف)",
+     r"\b(?:fell|fall|falling|declin|decreas|dropp|died down|die down|dying down|subsid|eased|weaken|diminish|shr[iau]nk)",
+     r"(?:انخفض|تراجع|تناقص|هدا|تضاءل)"),
+    (r"\b(?<!dis)(?<!mis)(?<!lack of )(?<!crisis of )(?<!no )trust", r"(?<!ازمه )(?<!انعدام )(?<!فقدان )(?<!غياب )(?<!عدم )(?:ال)?ثقه",
+     r"\b(?:distrust|mistrust|lack of trust|crisis of (?:trust|confidence)|no trust)",
+     r"(?:ازمه|انعدام|فقدان|غياب|عدم) (?:ال)?ثقه"),
+    (r"\b(?:succe|success)", r"(?:نجح|نجاح)", r"\b(?:fail|unsuccessful)", r"(?:فشل|اخفق|اخفاق)"),
+    (r"\b(?:won|win|wins|winning|victor)", r"(?:فاز|فوز|انتصر|انتصار)", r"\b(?:lost|lose|loses|losing)",
+     r"(?:خسر|خساره)"),
+    (r"\bsurviv", r"(?:نجا|نجاه)", r"\b(?:killed|died|dead)", r"(?:قتل|مقتل|توفي|وفاه)"),
+]
+
+
+def _sides(text: str) -> list[tuple[bool, bool]]:
+    """For each pair of opposites: does the text say its first side, its second?"""
+    if arabic.language_or(text) == "en":
+        low = text.lower()
+        return [(bool(re.search(a, low)), bool(re.search(b, low))) for a, _, b, _ in _OPPOSITES]
+    norm = arabic.normalize(text)
+    return [(bool(re.search(_AR_PREFIX + a, norm)), bool(re.search(_AR_PREFIX + b, norm)))
+            for _, a, _, b in _OPPOSITES]
+
+
+def says_opposite(claim: str, source: str) -> bool:
+    """The claim says one side of a pair of opposites and the source only the other. Not when the claim denies
+    (its "did not rise" may be the source's "fell"); the negation check judges that."""
+    if negated(claim):
+        return False
+    return any((c1 and not c2 and s2 and not s1) or (c2 and not c1 and s1 and not s2)
+               for (c1, c2), (s1, s2) in zip(_sides(claim), _sides(source)))
+
+
 # ---------------------------------------------------------------- Arabic names
 # Places, peoples and given names an Arabic claim may swap in for the source's ("الفرنسي" for "الأمريكي",
 # "عمرو" for "محمد"). A country and its adjective are one entity. General knowledge, not the claim set's.
@@ -468,17 +512,54 @@ for _w in _AR_GIVEN:
     _ENTITIES.setdefault(arabic.normalize(_w), "name:" + arabic.normalize(_w))
 
 
+# Names written in several common words ("الأمم المتحدة", "الولايات المتحدة"), which no single word gives away:
+# the exonym table's, less those a listed word already names (مكة المكرمة) and the calendar's and sports' terms.
+_SAME_PLACE = {"United States": "أمريكا", "United Kingdom": "بريطانيا"}
+_NOT_NAMES_AR = {"BC", "Gregorian calendar"}
+
+
+def _phrase_pattern(form: str) -> str:
+    """A normalised Arabic phrase as it may stand in text: with a glued و/ف, and its article after ب/ل/ك."""
+    n = " ".join(arabic.normalize(form).split())
+    if n.startswith("ال"):
+        return r"(?<![^\W\d_])[وف]?(?:ال|بال|لل|كال)" + re.escape(n[2:]) + r"(?![^\W\d_])"
+    return r"(?<![^\W\d_])[وف]?[بلك]?" + re.escape(n) + r"(?![^\W\d_])"
+
+
+def _phrase_entities() -> list[tuple[re.Pattern, str]]:
+    from rag.text.exonyms import EXONYMS
+
+    out: dict[str, str] = {}
+    for english, forms in EXONYMS.items():
+        if english in _NOT_NAMES_AR or english.islower():
+            continue
+        if not any(len(f.split()) > 1 and not any(_entity(w) for w in f.split()) for f in forms):
+            continue
+        # One key for all the name's forms (حلف شمال الأطلسي = الناتو), a listed place's own when it is one
+        # (أبو ظبي = أبوظبي).
+        key = (_place_id(_SAME_PLACE[english]) if english in _SAME_PLACE
+               else _entity(forms[0].replace(" ", "")) or "body:" + arabic.normalize(forms[0]))
+        for form in forms:
+            out[_phrase_pattern(form)] = key
+    return [(re.compile(p), key) for p, key in out.items()]
+
+
+_PHRASES = _phrase_entities()
+
+
+def _entities_in(text: str) -> list[tuple[str, str]]:
+    """(as written, key) of every listed name in an Arabic text: single words and several-word names."""
+    found = [(w, e) for w in _WORD.findall(text) if (e := _entity(w))]
+    norm = " ".join(arabic.normalize(text).split())
+    return found + [(m.group(), key) for pattern, key in _PHRASES for m in pattern.finditer(norm)]
+
+
 def missing_arabic_names(claim: str, source: str) -> list[str]:
-    """Places, peoples and given names an Arabic claim mentions that the source (Arabic) does not."""
+    """Places, peoples, bodies and given names an Arabic claim mentions that the source (Arabic) does not."""
     if arabic.language_or(claim) != "ar":
         return []
-    have = {_entity(w) for w in _WORD.findall(source)} - {None}
-    out = []
-    for w in _WORD.findall(claim):
-        e = _entity(w)
-        if e and e not in have:
-            out.append(w)
-    return out
+    have = {e for _, e in _entities_in(source)}
+    return [w for w, e in _entities_in(claim) if e not in have]
 
 
 def arabic_given_names(text: str) -> list[str]:
@@ -502,6 +583,8 @@ def check(claim: str, source: str, title: str = "") -> list[str]:
     reasons += [f"name {n}" for n in missing_arabic_names(claim, f"{title} {source}")]
     if adds_negation(claim, source) or drops_refusal(claim, source):
         reasons.append("negation")
+    if CHECK_OPPOSITES and says_opposite(claim, source):
+        reasons.append("opposite")
     return reasons
 
 
