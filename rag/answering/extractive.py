@@ -69,13 +69,15 @@ def rank_scored(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], se
     cos = sentences.for_passages(passages)[keep] @ q_vec
     own = set(arabic.analyze(question))
     both = own | set(translated)  # in a sentence of another language: also its words translated into it
-    lex = np.array([_coverage(both if passages[s.passage_index].lang != lang else own, s.text) for s in sents])
+    words = [set(arabic.analyze(s.text)) for s in sents]
+    terms = [both if passages[s.passage_index].lang != lang else own for s in sents]
+    lex = np.array([_coverage(t, w) for t, w in zip(terms, words)])
     # Sentence cosines are only comparable within one question (cross-lingual ones run lower), so z-score them;
     # the passage's retrieval rank is a strong prior: retrieval already weighed the whole passage.
     prior = np.array([1.0 / (1 + s.passage_index) for s in sents])
     score = W_SEMANTIC * zscore(cos) + W_PRIOR * prior
     if lang == "ar":  # word overlap only helps within one language
-        score += W_LEXICAL * zscore(lex)
+        score += W_LEXICAL * zscore(_local_coverage(terms, words) if LOCAL_IDF else lex)
     out: list[tuple[Sentence, float, float, float]] = []
     seen: set[str] = set()
     for j in np.argsort(-score, kind="stable"):
@@ -85,9 +87,32 @@ def rank_scored(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], se
     return out
 
 
-def _coverage(terms: set[str], text: str) -> float:
-    """The share of `terms` (analysed words) the text has."""
-    return len(terms & set(arabic.analyze(text))) / max(1, len(terms))
+def _coverage(terms: set[str], words: set[str]) -> float:
+    """The share of `terms` (analysed words) the sentence's words have."""
+    return len(terms & words) / max(1, len(terms))
+
+
+# Arabic sentences' word overlap weighs each question word by how few candidate sentences have it. First quote holds
+# the gold, plain share → weighted: ARCD train fit split (540) 0.693 → 0.706, news gold over the archive (160 Arabic)
+# 0.643 → 0.650, ARCD held-out articles (153) 0.758 both; seed gold unchanged.
+LOCAL_IDF = True
+
+
+def _local_coverage(terms: list[set[str]], words: list[set[str]]) -> np.ndarray:
+    """Each sentence's share of the question's words, each word weighed by how few of the candidate sentences
+    have it: the topic's words, which every retrieved sentence repeats, tell the sentences apart less than the
+    one word only the answering sentence shares ("توفي" in "في أي عام توفي صلاح الدين؟")."""
+    n = len(words)
+    df: dict[str, int] = {}
+    for w in words:
+        for t in w:
+            df[t] = df.get(t, 0) + 1
+    out = []
+    for t, w in zip(terms, words):
+        weight = {x: np.log(1 + n / (1 + df.get(x, 0))) for x in t}
+        total = sum(weight.values())
+        out.append(sum(v for x, v in weight.items() if x in w) / total if total else 0.0)
+    return np.array(out)
 
 
 def select(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], sentences: SentenceVectors) -> Extract:
