@@ -115,6 +115,12 @@ def test_names_written_in_several_words_are_entities():
     ("Prices did not fall.", "ارتفعت الأسعار.", False),
     ("There is a crisis of trust between them.", "هناك أزمة ثقة روسية أميركية.", False),
     ("يمكن للطلاب التسجيل.", "منع الطلاب من التسجيل.", False),  # يمكن ("can") is no side
+    # Whole words only: أهداف ("goals") is no هدأ ("calmed"), "successor" no "success", "authority" no "authorise".
+    ("Prices fell.", "سجل الفريق أهدافا كثيرة وارتفعت معنوياته.", True),
+    ("Goals rose.", "سجل الفريق أهدافا كثيرة.", False),
+    ("His successor was killed.", "أعلن نجاح الخطة.", False),
+    ("The authority banned it.", "سمحت السلطة بذلك.", True),
+    ("The authorities met.", "منعت السلطة ذلك.", False),
 ])
 def test_opposite_predicates_flip_a_claim(claim, source, flips):
     assert says_opposite(claim, source) is flips

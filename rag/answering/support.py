@@ -423,24 +423,43 @@ def drops_refusal(claim: str, source: str) -> bool:
 # ---------------------------------------------------------------- opposite words
 # Pairs of opposite predicates: a claim that says one side where the source says only the other flips it
 # without any negation word ("the revolts died down" for "ارتفعت حدة الثورات", "allow" for "منع"). Each side
-# as English and as (normalised) Arabic stems, an Arabic stem taking a glued conjunction, article or verb
-# prefix. General vocabulary, kept to pairs without a common second sense (no دعم/عارض: المعارضة is also "the
-# opposition"; no ضعف: it is also "double").
-_AR_PREFIX = r"(?<![^\W\d_])(?:[وف]?(?:ال|[بل]ال|[بل])?|[وف]?[يتنا]?)"
+# as English words and as (normalised) Arabic word forms. General vocabulary, kept to pairs without a common
+# second sense (no دعم/عارض: المعارضة is also "the opposition"; no ضعف: it is also "double").
+
+
+def _ar_forms(*stems: str) -> str:
+    """Whole Arabic words (normalised) built on these stems: a glued و/ف, ب/ل and the article before, a short
+    inflection or pronoun after; never a longer word that merely starts the same way (أهداف is no هدأ)."""
+    return (r"(?<![^\W\d_])[وف]?(?:بال|لل|ال|ب|ل)?(?:" + "|".join(stems) +
+            r")(?:ت|ا|وا|ه|ها|هم|ون|ين|ان|تا)?(?![^\W\d_])")
+
+
 _OPPOSITES: list[tuple[str, str, str, str]] = [  # (en, ar) of one side, then of the other
-    (r"\b(?:allow|permit|let|lets|letting|enabl|authori[sz])", r"(?:سمح|اجاز)",
-     r"\b(?:prevent|ban|bans|bann|barr|forbid|forbade|prohibit|block)", r"(?:منع|حظر)"),
-    (r"\b(?:rose|rise|risen|rising|increas|grew|grow|intensif|escalat|surg|soar)",
-     r"(?:ارتفع|ازداد|زاد|زياد|تزايد|تصاعد|اشتد|تضاعف)",
-     r"\b(?:fell|fall|falling|declin|decreas|dropp|died down|die down|dying down|subsid|eased|weaken|diminish|shr[iau]nk)",
-     r"(?:انخفض|تراجع|تناقص|هدا|تضاءل)"),
-    (r"\b(?<!dis)(?<!mis)(?<!lack of )(?<!crisis of )(?<!no )trust", r"(?<!ازمه )(?<!انعدام )(?<!فقدان )(?<!غياب )(?<!عدم )(?:ال)?ثقه",
-     r"\b(?:distrust|mistrust|lack of trust|crisis of (?:trust|confidence)|no trust)",
+    (r"\b(?:allow(?:s|ed|ing)?|permit(?:s|ted|ting)?|let(?:s|ting)?|enabl(?:e|es|ed|ing)|authori[sz](?:e|es|ed|ing))\b",
+     _ar_forms("سمح", "يسمح", "تسمح", "سماح", "اجاز", "يجيز", "تجيز"),
+     r"\b(?:prevent(?:s|ed|ing)?|ban(?:s|ned|ning)?|barr(?:ed|ing)|forb(?:id|ids|ade|idden)|prohibit(?:s|ed|ing)?|"
+     r"block(?:s|ed|ing)?)\b",
+     _ar_forms("منع", "يمنع", "تمنع", "حظر", "يحظر", "تحظر")),
+    (r"\b(?:rose|rise[sn]?|rising|increas(?:e|es|ed|ing)|gr[oe]w(?:s|n|ing)?|growth|intensif(?:y|ied|ies|ying)|"
+     r"escalat(?:e|es|ed|ing)|surg(?:e|es|ed|ing)|soar(?:s|ed|ing)?)\b",
+     _ar_forms("ارتفع", "يرتفع", "ترتفع", "ارتفاع", "زاد", "يزيد", "تزيد", "زياده", "ازداد", "يزداد", "تزداد",
+               "تزايد", "يتزايد", "تتزايد", "تصاعد", "يتصاعد", "تتصاعد", "اشتد", "يشتد", "تشتد", "اشتداد", "تضاعف",
+               "يتضاعف", "تتضاعف"),
+     r"\b(?:fell|fall(?:s|en|ing)?|declin(?:e|es|ed|ing)|decreas(?:e|es|ed|ing)|dropp(?:ed|ing)|d(?:ied|ie|ying) down|"
+     r"subsid(?:e|es|ed|ing)|eased|weaken(?:s|ed|ing)?|diminish(?:es|ed|ing)?|shr[iau]nk)\b",
+     _ar_forms("انخفض", "ينخفض", "تنخفض", "انخفاض", "تراجع", "يتراجع", "تتراجع", "تناقص", "يتناقص", "تتناقص",
+               "هدا", "يهدا", "تهدا")),
+    (r"\b(?<!dis)(?<!mis)(?<!lack of )(?<!crisis of )(?<!no )trust(?:s|ed|ing)?\b",
+     r"(?<!ازمه )(?<!انعدام )(?<!فقدان )(?<!غياب )(?<!عدم )(?<![^\W\d_])[وف]?(?:بال|ال|ب)?ثقه(?![^\W\d_])",
+     r"\b(?:distrust|mistrust|lack of trust|crisis of (?:trust|confidence)|no trust)\b",
      r"(?:ازمه|انعدام|فقدان|غياب|عدم) (?:ال)?ثقه"),
-    (r"\b(?:succe|success)", r"(?:نجح|نجاح)", r"\b(?:fail|unsuccessful)", r"(?:فشل|اخفق|اخفاق)"),
-    (r"\b(?:won|win|wins|winning|victor)", r"(?:فاز|فوز|انتصر|انتصار)", r"\b(?:lost|lose|loses|losing)",
-     r"(?:خسر|خساره)"),
-    (r"\bsurviv", r"(?:نجا|نجاه)", r"\b(?:killed|died|dead)", r"(?:قتل|مقتل|توفي|وفاه)"),
+    (r"\b(?:succeed(?:s|ed|ing)?|success(?:ful|fully)?)\b", _ar_forms("نجح", "ينجح", "تنجح", "نجاح"),
+     r"\b(?:fail(?:s|ed|ing|ure)?|unsuccessful)\b", _ar_forms("فشل", "يفشل", "تفشل", "اخفق", "يخفق", "تخفق", "اخفاق")),
+    (r"\b(?:won|wins?|winning|victor(?:y|ious))\b", _ar_forms("فاز", "يفوز", "تفوز", "فوز", "انتصر", "ينتصر", "تنتصر",
+                                                            "انتصار"),
+     r"\b(?:lost|los(?:e|es|ing))\b", _ar_forms("خسر", "يخسر", "تخسر", "خساره")),
+    (r"\bsurviv(?:e|es|ed|ing|or|ors)\b", _ar_forms("نجا", "نجت", "ينجو", "تنجو"),
+     r"\b(?:killed|died|dead)\b", _ar_forms("قتل", "يقتل", "تقتل", "قتلي", "مقتل", "توفي", "يتوفي", "وفاه")),
 ]
 
 
@@ -450,8 +469,7 @@ def _sides(text: str) -> list[tuple[bool, bool]]:
         low = text.lower()
         return [(bool(re.search(a, low)), bool(re.search(b, low))) for a, _, b, _ in _OPPOSITES]
     norm = arabic.normalize(text)
-    return [(bool(re.search(_AR_PREFIX + a, norm)), bool(re.search(_AR_PREFIX + b, norm)))
-            for _, a, _, b in _OPPOSITES]
+    return [(bool(re.search(a, norm)), bool(re.search(b, norm))) for _, a, _, b in _OPPOSITES]
 
 
 def says_opposite(claim: str, source: str) -> bool:
