@@ -23,11 +23,13 @@ from rag.types import Citation, Hit
 # Cross-lingual sentence scores are flatter, so English answers quote a little more (measured on the seed gold
 # set: evidence in the chosen sentences 0.65 → 0.67 for English, Arabic unchanged at 0.96).
 SELECTION = {"ar": (2, 0.8), "en": (3, 1.2)}
-W_SEMANTIC, W_LEXICAL, W_PRIOR = 1.0, 1.0, 1.0
-# An English question's words translated through the index's lexicon (rag/search/lexicon.py) do not help choose
-# the Arabic sentence: weighted like W_LEXICAL at 0 / 0.5 / 1 / 1.5, ARCD train English (169) first quote holds the
-# gold 0.633 / 0.645 / 0.627 / 0.610, the answer 0.740 / 0.704 / 0.680 / 0.669. Their coverage is only recorded
-# (the answerability signal a cross-lingual gate would read: rag/answering/answerable.py GATE_CROSS).
+W_SEMANTIC, W_LEXICAL, W_PRIOR, W_LEXICAL_CROSS = 1.0, 1.0, 1.0, 0.5
+# An English question's words translated through the index's lexicon (rag/search/lexicon.py) as a plain share did
+# not help choose the Arabic sentence (session 6, ARCD train English first quote 0.633 at weight 0, 0.610 at 1.5).
+# Weighed by how few candidate sentences have each (`_local_coverage`: the names the question shares with every
+# sentence of its topic count little), they do. W_LEXICAL_CROSS 0 / 0.25 / 0.5 / 0.75 / 1, first quote holds the
+# gold: ARCD train English (169) 0.645 / 0.669 / 0.669 / 0.657 / 0.639, news gold over the archive (89 English)
+# 0.392 / 0.430 / 0.456 / 0.443 / –.
 MAX_QUOTE_CHARS = 400
 # The short answer comes from one of the SPAN_CANDIDATES best sentences; one holding the kind of answer asked for
 # (a date for "when", a number for "how many", a named person for "who") gains W_KIND[kind] (z units) over the
@@ -78,6 +80,8 @@ def rank_scored(question: str, lang: str, q_vec: np.ndarray, hits: list[Hit], se
     score = W_SEMANTIC * zscore(cos) + W_PRIOR * prior
     if lang == "ar":  # word overlap only helps within one language
         score += W_LEXICAL * zscore(_local_coverage(terms, words) if LOCAL_IDF else lex)
+    elif W_LEXICAL_CROSS:
+        score += W_LEXICAL_CROSS * zscore(_local_coverage(terms, words))
     out: list[tuple[Sentence, float, float, float]] = []
     seen: set[str] = set()
     for j in np.argsort(-score, kind="stable"):
