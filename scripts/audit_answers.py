@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rag.evaluation.audit import audit  # noqa: E402
+from rag.evaluation.metrics import contains_answer  # noqa: E402
 
 
 def _latin_span(a) -> bool:
@@ -63,6 +64,7 @@ def main() -> None:
           f"questions: {len(ar)} Arabic, {len(en)} English")
     out = args.out.open("w", encoding="utf-8") if args.out else None
     totals = {"answered": 0, "refused": 0, "flagged": 0, "en_asked": 0, "en_in_english": 0, "en_span_shown": 0}
+    gold_hits = {"ar": 0, "en": 0}  # the short answer's source span holds a gold answer (is it right, not just safe)
     for i, q in enumerate(ar + en, 1):
         t = time.perf_counter()
         a = sanad.answer(q.question, backend=args.backend)
@@ -79,6 +81,7 @@ def main() -> None:
         # in English: a checked translation, or a span the Arabic source writes in Latin letters (shown as is)
         translated = bool(a.citations and (a.citations[0].translation or _latin_span(a)))
         span_shown = bool(a.citations and a.citations[0].span) and _span_in_text(a)
+        gold_hits["en" if english_q else "ar"] += contains_answer(_span_text(a), q.answers)
         if english_q:
             totals["en_in_english"] += a.language == "en" and translated
             totals["en_span_shown"] += span_shown
@@ -90,6 +93,7 @@ def main() -> None:
         print(f"{i:3d} {'en' if english_q else 'ar'} ({dt:.1f}s) {first[:110]!r}{flag}", flush=True)
         if out:
             out.write(json.dumps({"id": q.id, "question": q.question, "answer": a.text, "refused": a.refused,
+                                  "span": _span_text(a), "gold": q.answers,
                                   "translated": translated, "unsupported": finding.unsupported,
                                   "translation_rejected": rejected},
                                  ensure_ascii=False) + "\n")
@@ -100,6 +104,17 @@ def main() -> None:
         print(f"English questions: {n_en}; answered in English (checked translation) {totals['en_in_english']} "
               f"({totals['en_in_english'] / n_en:.2f}); Arabic source span shown {totals['en_span_shown']} "
               f"({totals['en_span_shown'] / n_en:.2f})")
+    for lang, asked in (("ar", len(ar)), ("en", n_en)):
+        if asked:
+            print(f"{lang} questions whose short answer's source span holds a gold answer: {gold_hits[lang]} of "
+                  f"{asked} ({gold_hits[lang] / asked:.2f})")
+
+
+def _span_text(a) -> str:
+    """The source words of the answer's short span ('' without one)."""
+    c = a.citations[0] if a.citations else None
+    p = next((h.passage for h in a.passages if c and h.passage.id == c.passage_id), None)
+    return p.text[c.span[0]:c.span[1]] if p is not None and c.span is not None else ""
 
 
 def _span_in_text(a) -> bool:

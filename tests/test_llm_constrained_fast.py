@@ -65,6 +65,9 @@ def test_translation_must_state_the_same_figures():
     assert cb.translation_problem("كلمة", "") == "empty translation"
     # Seen in the audit: commentary (in French) instead of a translation.
     assert "comments" in cb.translation_problem("للفكر العالمي من خلال مؤلفاته ونتاجه الغزير", 'L\'expression "le monde entier" en anglais est "the whole world".')
+    # Seen in the audit: an alternative in brackets the Arabic does not have; a bracket the source has may stay.
+    assert "bracket" in cb.translation_problem("عيسى", "ialis (ali)")
+    assert cb.translation_problem("الأمم المتحدة (نيويورك)", "the United Nations (New York)") == ""
 
 
 def test_a_transliterated_name_must_sound_like_the_arabic():

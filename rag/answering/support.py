@@ -437,16 +437,16 @@ def _ar_forms(*stems: str) -> str:
 _OPPOSITES: list[tuple[str, str, str, str]] = [  # (en, ar) of one side, then of the other
     (r"\b(?:allow(?:s|ed|ing)?|permit(?:s|ted|ting)?|let(?:s|ting)?|enabl(?:e|es|ed|ing)|authori[sz](?:e|es|ed|ing))\b",
      _ar_forms("سمح", "يسمح", "تسمح", "سماح", "اجاز", "يجيز", "تجيز"),
-     r"\b(?:prevent(?:s|ed|ing)?|ban(?:s|ned|ning)?|barr(?:ed|ing)|forb(?:id|ids|ade|idden)|prohibit(?:s|ed|ing)?|"
-     r"block(?:s|ed|ing)?)\b",
+     (r"\b(?:prevent(?:s|ed|ing)?|ban(?:s|ned|ning)?|barr(?:ed|ing)|forb(?:id|ids|ade|idden)|prohibit(?:s|ed|ing)?|"
+      r"block(?:s|ed|ing)?)\b"),
      _ar_forms("منع", "يمنع", "تمنع", "حظر", "يحظر", "تحظر")),
-    (r"\b(?:rose|rise[sn]?|rising|increas(?:e|es|ed|ing)|gr[oe]w(?:s|n|ing)?|growth|intensif(?:y|ied|ies|ying)|"
-     r"escalat(?:e|es|ed|ing)|surg(?:e|es|ed|ing)|soar(?:s|ed|ing)?)\b",
+    ((r"\b(?:rose|rise[sn]?|rising|increas(?:e|es|ed|ing)|gr[oe]w(?:s|n|ing)?|growth|intensif(?:y|ied|ies|ying)|"
+      r"escalat(?:e|es|ed|ing)|surg(?:e|es|ed|ing)|soar(?:s|ed|ing)?)\b"),
      _ar_forms("ارتفع", "يرتفع", "ترتفع", "ارتفاع", "زاد", "يزيد", "تزيد", "زياده", "ازداد", "يزداد", "تزداد",
                "تزايد", "يتزايد", "تتزايد", "تصاعد", "يتصاعد", "تتصاعد", "اشتد", "يشتد", "تشتد", "اشتداد", "تضاعف",
                "يتضاعف", "تتضاعف"),
-     r"\b(?:fell|fall(?:s|en|ing)?|declin(?:e|es|ed|ing)|decreas(?:e|es|ed|ing)|dropp(?:ed|ing)|d(?:ied|ie|ying) down|"
-     r"subsid(?:e|es|ed|ing)|eased|weaken(?:s|ed|ing)?|diminish(?:es|ed|ing)?|shr[iau]nk)\b",
+     (r"\b(?:fell|fall(?:s|en|ing)?|declin(?:e|es|ed|ing)|decreas(?:e|es|ed|ing)|dropp(?:ed|ing)|d(?:ied|ie|ying) down|"
+      r"subsid(?:e|es|ed|ing)|eased|weaken(?:s|ed|ing)?|diminish(?:es|ed|ing)?|shr[iau]nk)\b"),
      _ar_forms("انخفض", "ينخفض", "تنخفض", "انخفاض", "تراجع", "يتراجع", "تتراجع", "تناقص", "يتناقص", "تتناقص",
                "هدا", "يهدا", "تهدا")),
     (r"\b(?<!dis)(?<!mis)(?<!lack of )(?<!crisis of )(?<!no )trust(?:s|ed|ing)?\b",
