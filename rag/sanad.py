@@ -119,7 +119,7 @@ class Sanad:
 
     def resources(self) -> Resources:
         return Resources(self.settings, self.embedder, self.sentences, self.embed_query, self.translated_terms,
-                         self.reader)
+                         self.reader, lambda: self.retriever.size)
 
     def reader(self):
         """The span reader's encoder, loaded on first use (None when SANAD_READER=off, none is fitted, or it cannot

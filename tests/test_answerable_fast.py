@@ -53,6 +53,23 @@ def test_the_gate_answers_above_its_threshold_and_refuses_below():
     assert answerable.answerable(_signals(coverage=0.1), gate) is False
 
 
+def test_the_bar_rises_with_the_index_size_between_its_calibration_points():
+    gate = answerable.Gate(mean=(0.0,) * len(answerable.FEATURES), scale=(1.0,) * len(answerable.FEATURES),
+                           weights=tuple(4.0 if f == "coverage" else 0.0 for f in answerable.FEATURES), bias=-2.0,
+                           threshold=0.25, calibrated=((100, 0.25), (10_000, 0.85)))
+    assert gate.threshold_at(0) == 0.25  # unknown size: the fitted bar
+    assert gate.threshold_at(50) == 0.25 and gate.threshold_at(1_000_000) == 0.85  # outside: the nearest point
+    assert abs(gate.threshold_at(1_000) - 0.55) < 1e-9  # halfway in log(passages)
+    p = gate.probability(_signals(coverage=0.7))  # ~0.69: answered over a small index, refused over a big one
+    assert 0.25 < p < 0.85
+    assert gate.answerable(_signals(coverage=0.7), passages=100)
+    assert not gate.answerable(_signals(coverage=0.7), passages=10_000)
+    assert answerable.answerable(_signals(coverage=0.7), gate, passages=10_000) is False
+    # The shipped gate: its own fitted bar at ARCD's size, a higher one over the archive.
+    shipped = answerable.GATE
+    assert shipped.threshold_at(356) == shipped.threshold < shipped.threshold_at(125_371)
+
+
 def test_fit_learns_which_signal_separates_and_the_threshold_keeps_false_refusals_low():
     rng = np.random.default_rng(0)
     y = np.repeat([1, 0], 200)

@@ -176,30 +176,30 @@ def test_merged_per_sentence_results_drop_a_lone_lead_in():
     assert _merge([lead]).text == ""
 
 
-def test_refusal_hook_uses_the_extractive_gate_when_it_is_there(monkeypatch):
-    """Both backends refuse the same questions once wt-refuse's gate (`extractive.analyse` +
-    `answerable.answerable`) is merged; without it, nothing is refused here."""
-    import sys
+def test_refusal_hook_uses_the_extractive_gate_at_the_index_scale(monkeypatch):
+    """Both backends refuse the same questions: the extractive gate (`extractive.analyse` +
+    `answerable.answerable`), with the bar for the searched index's size."""
     import types
 
-    from rag.answering import extractive
+    from rag.answering import answerable, extractive
+    from rag.settings import Settings
 
     class Q:
         search_text, lang = "سؤال", "ar"
 
-    if "rag.answering.answerable" not in sys.modules:
-        assert cb.refusal_hook(Q(), [], np.zeros(3), None) is None or hasattr(extractive, "analyse")
-    fake = types.ModuleType("rag.answering.answerable")
-    fake.answerable = lambda signals: signals == "answerable"
-    monkeypatch.setitem(sys.modules, "rag.answering.answerable", fake)
-    import rag.answering as pkg
-    monkeypatch.setattr(pkg, "answerable", fake, raising=False)
-    verdict = {"v": "answerable"}
-    monkeypatch.setattr(extractive, "analyse", lambda *a: types.SimpleNamespace(signals=verdict["v"]), raising=False)
-    from rag.settings import Settings
+    seen = {}
 
-    res = types.SimpleNamespace(sentences=None, translated_terms=lambda question: [], settings=Settings())
+    def gate(signals, passages=0):
+        seen["passages"] = passages
+        return signals == "answerable"
+
+    monkeypatch.setattr(answerable, "answerable", gate)
+    verdict = {"v": "answerable"}
+    monkeypatch.setattr(extractive, "analyse", lambda *a: types.SimpleNamespace(signals=verdict["v"]))
+    res = types.SimpleNamespace(sentences=None, translated_terms=lambda question: [], settings=Settings(),
+                                index_size=lambda: 125_371)
     assert cb.refusal_hook(Q(), [], np.zeros(3), res) is None
+    assert seen["passages"] == 125_371
     verdict["v"] = "not"
     assert "answerability gate" in cb.refusal_hook(Q(), [], np.zeros(3), res)
 

@@ -33,6 +33,8 @@ class Resources:
     translated_terms: Callable[[str], list[str]] = lambda question: []
     # The span reader's encoder (rag/answering/reader.py), loaded on first call; None: no reader.
     reader: Callable[[], object | None] = lambda: None
+    # How many passages the searched index holds (0: unknown): the refusal gate's bar depends on it.
+    index_size: Callable[[], int] = lambda: 0
 
 
 @dataclass

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.answering import extractive, prompts
+from rag.answering import answerable, extractive, prompts
 from rag.answering import span as spans
 from rag.answering import support
 from rag.answering.evidence import Sentence
@@ -275,23 +275,16 @@ def decide(probs: np.ndarray, rank_scores: np.ndarray, w_rank: float = W_RANK) -
 def refusal_hook(query, hits: list[Hit], q_vec: np.ndarray, res: Resources) -> str | None:
     """Answerability, decided before the model runs and before anything is shown: a reason to refuse, or None.
 
-    The extractive backend's refusal gate (rag/answering/answerable.py with `extractive.analyse`, built on the
-    wt-refuse branch) is used when present, so both backends refuse the same questions; its signals (passage and
-    sentence cosines, coverage, answer-type fit, span confidence) are retrieval's, not the model's. Without it the
-    pipeline's relevance threshold is the only refusal: a "none" option the model could choose is not trusted
+    The extractive backend's refusal gate (rag/answering/answerable.py over `extractive.analyse`), so both
+    backends refuse the same questions; its signals (passage and sentence cosines, coverage, answer-type fit,
+    span confidence) are retrieval's, not the model's. A "none" option the model could choose is not trusted
     (issue 10's trial: it picked a sentence for an out-of-scope question anyway). The model's probabilities of the
     candidate numbers (`Decision.probs`) are recorded to join the gate's signals once there is data to fit them."""
-    analyse = getattr(extractive, "analyse", None)
-    try:
-        from rag.answering import answerable  # type: ignore[attr-defined]
-    except ImportError:
+    signals = extractive.analyse(query.search_text, query.lang, q_vec, hits, res.sentences,
+                                 res.translated_terms(query.search_text)).signals  # the reader never moves them
+    if answerable.answerable(signals, passages=res.index_size()):
         return None
-    gate = getattr(answerable, "answerable", None)
-    if analyse is None or gate is None:
-        return None
-    signals = analyse(query.search_text, query.lang, q_vec, hits, res.sentences,
-                      res.translated_terms(query.search_text)).signals  # the reader never moves the gate's signals
-    return None if gate(signals) else "the articles do not answer this (answerability gate)"
+    return "the articles do not answer this (answerability gate)"
 
 
 class ConstrainedLlamaBackend(LlamaCppBackend):

@@ -33,7 +33,7 @@ class ExtractiveBackend:
                                res.translated_terms(query.search_text), reading(query.search_text, query.lang, hits, res))
         chosen, short = a.chosen, a.short
         # Decided before any text is shown: a refusal is never streamed and then retracted.
-        if a.ranked and not answerable.answerable(a.signals):
+        if a.ranked and not answerable.answerable(a.signals, passages=res.index_size()):
             return Draft(hits, iter(()), quoted=[], refusal="the articles do not say (refusal gate)")
         if short is not None:  # lead with the answering span, then the sentences that support it
             pieces, citations = extractive.compose_short(short, chosen, hits, query.answer_lang)
