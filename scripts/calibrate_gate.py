@@ -14,7 +14,6 @@ the hand-written unanswerable questions judge it. Prints the figures and the (pa
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -24,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rag.answering import answerable, extractive  # noqa: E402
 from rag.backends.extractive import reading  # noqa: E402
-from rag.evaluation.unanswerable import excluding, leaks, split_of  # noqa: E402
+from rag.evaluation.unanswerable import cached_rows, excluding, leaks, split_of  # noqa: E402
 
 
-def collect(news: Path) -> tuple[list[dict], int]:
+def collect(news: Path) -> dict:
     from rag.evaluation.cli import _news_dataset
     from rag.evaluation.news import load_news_gold, unanswerable_questions
     from rag.sanad import Sanad
@@ -62,7 +61,7 @@ def collect(news: Path) -> tuple[list[dict], int]:
     for q in unanswerable_questions(load_news_gold(news)):
         if q.lang == "ar":
             ask(q, "hand", 0)
-    return rows, retriever.size
+    return {"passages": retriever.size, "rows": rows}
 
 
 def report(rows: list[dict], t: float) -> None:
@@ -84,13 +83,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, help="rows JSON: reused when present, written otherwise")
     ap.add_argument("--max-false-refusals", type=float, default=0.04)
     args = ap.parse_args()
-    if args.cache and args.cache.exists():
-        data = json.loads(args.cache.read_text())
-    else:
-        rows, size = collect(args.news)
-        data = {"passages": size, "rows": rows}
-        if args.cache:
-            args.cache.write_text(json.dumps(data))
+    data = cached_rows(args.cache, lambda: collect(args.news))
     rows = data["rows"]
     fit_p = np.sort([r["p"] for r in rows if r["split"] == "fit" and r["y"] == 1])
     t = round(float(fit_p[int(args.max_false_refusals * len(fit_p))]), 2)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rag.answering import answerable, extractive  # noqa: E402
 from rag.backends.extractive import reading  # noqa: E402
 from rag.evaluation.metrics import best_f1, contains_answer  # noqa: E402
-from rag.evaluation.unanswerable import excluding, leaks, split_of  # noqa: E402
+from rag.evaluation.unanswerable import cached_rows, excluding, leaks, split_of  # noqa: E402
 
 
 def collect(folder: Path, questions_en: Path | None = None) -> list[dict]:
@@ -93,12 +93,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, help="rows JSON: reused when present, written otherwise")
     ap.add_argument("--max-false-refusals", type=float, default=0.04)
     args = ap.parse_args()
-    if args.cache and args.cache.exists():
-        rows = json.loads(args.cache.read_text())
-    else:
-        rows = collect(args.folder, args.questions_en)
-        if args.cache:
-            args.cache.write_text(json.dumps(rows, ensure_ascii=False))
+    rows = cached_rows(args.cache, lambda: collect(args.folder, args.questions_en))
     same = [r for r in rows if r["x"][answerable.FEATURES.index("same_lang")] == 1.0]
     cross = [r for r in rows if r["x"][answerable.FEATURES.index("same_lang")] != 1.0]
     fit_gate("GATE", same, args.max_false_refusals, report_spans=True)

@@ -4,9 +4,11 @@ applied per question instead of building an index without each paragraph."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -60,3 +62,14 @@ def excluding(retriever, article_ids: set[str]) -> Iterator[None]:
 def leaks(answers: list[str], texts: list[str]) -> bool:
     """The gold answer is still written in what remains shown: such a question is not unanswerable."""
     return contains_answer(" ".join(texts), answers)
+
+
+def cached_rows(cache: Path | None, collect: Callable[[], object]):
+    """What `collect` returns, read from `cache` when it exists and written there otherwise (the fitting
+    scripts' rows take minutes to collect and seconds to refit)."""
+    if cache and cache.exists():
+        return json.loads(cache.read_text())
+    rows = collect()
+    if cache:
+        cache.write_text(json.dumps(rows, ensure_ascii=False))
+    return rows
