@@ -146,3 +146,18 @@ def test_the_fitted_gate_leaves_cross_lingual_questions_to_the_pipeline():
     weak = _signals(top_dense=0.78, best_cos=0.78, top_cos=0.78, coverage=0.0, max_coverage=0.0)
     assert not answerable.answerable(weak)  # same language: too weak, refused
     assert answerable.answerable(replace(weak, same_lang=0.0))  # fitted on Arabic only: not judged
+
+
+def test_fitting_rows_are_collected_once_and_then_read_from_the_cache(tmp_path):
+    from rag.evaluation.unanswerable import cached_rows
+
+    calls = []
+
+    def collect():
+        calls.append(1)
+        return {"passages": 3, "rows": [{"id": "q1", "y": 1}]}
+
+    cache = tmp_path / "rows.json"
+    assert cached_rows(cache, collect) == cached_rows(cache, collect) == {"passages": 3, "rows": [{"id": "q1", "y": 1}]}
+    assert len(calls) == 1 and cache.exists()
+    assert cached_rows(None, collect)["passages"] == 3 and len(calls) == 2  # no cache: always collected
