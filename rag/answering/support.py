@@ -19,6 +19,7 @@ import unicodedata
 from difflib import SequenceMatcher
 
 from rag.text import arabic
+from rag.text.exonyms import EXONYMS
 
 # ---------------------------------------------------------------- numbers
 _EN_UNITS = {w: i for i, w in enumerate(
@@ -545,8 +546,6 @@ def _phrase_pattern(form: str) -> str:
 
 
 def _phrase_entities() -> list[tuple[re.Pattern, str]]:
-    from rag.text.exonyms import EXONYMS
-
     out: dict[str, str] = {}
     for english, forms in EXONYMS.items():
         if english in _NOT_NAMES_AR or english.islower():
