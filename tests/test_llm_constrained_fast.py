@@ -68,6 +68,9 @@ def test_translation_must_state_the_same_figures():
     # Seen in the audit: an alternative in brackets the Arabic does not have; a bracket the source has may stay.
     assert "bracket" in cb.translation_problem("عيسى", "ialis (ali)")
     assert cb.translation_problem("الأمم المتحدة (نيويورك)", "the United Nations (New York)") == ""
+    # A rendering that flips the source's predicate without a negation word (the verifier's opposite pairs).
+    assert "opposite" in cb.translation_problem("ارتفعت حدة الثورات", "the revolts died down")
+    assert cb.translation_problem("ارتفعت حدة الثورات", "the revolts intensified") == ""
 
 
 def test_a_transliterated_name_must_sound_like_the_arabic():

@@ -113,6 +113,8 @@ def translation_problem(source: str, english: str) -> str:
         return "translation much longer than the source"
     if _META.search(english):  # the model talked about translating (once, in French) instead of translating
         return "not a translation: it comments on the text"
+    if support.says_opposite(english, source):  # "the revolts died down" for "ارتفعت حدة الثورات"
+        return "not a translation: it says the opposite of the source"
     if re.search(r"[()\[\]]", english) and not re.search(r"[()\[\]]", source):
         return "not a translation: it adds a bracket the source does not have"  # "ialis (ali)" for عيسى
     return ""
