@@ -315,10 +315,12 @@ def skeleton(word: str, ch: str = "S") -> str:
 # translations on the claim set's dev split sit at 0.79-0.91, so the cross-lingual cut is 0.805 where the
 # same-language one is 0.85 (evidence.SUPPORTED on evidence.cosine_support).
 CROSS_LINGUAL_SHIFT = 0.045
-# Same language (Arabic claim, Arabic source): cosine + 0.1 × word coverage must reach 0.954 (dev split:
-# recall 0.84 at precision 0.97 for Arabic claims); a claim whose every content word the sentence has is
-# supported on words alone (no model needed).
-SAME_LANGUAGE_COVERAGE_WEIGHT, SAME_LANGUAGE_CUT, LEX_SURE = 0.1, 0.954, 0.95
+# Same language (Arabic claim, Arabic source): cosine + 0.1 × word coverage must reach the cut; a claim whose every
+# content word the sentence has is supported on words alone (no model needed). Session 4 set 0.954 on the dev split
+# (Arabic claims: recall 0.84 at precision 0.97). With the opposite and several-word-name checks catching more false
+# claims, the dev split admits no false claim down to 0.948 (one at 0.945): whole dev split, recall / precision,
+# 0.954: 0.947 / 0.973, 0.95: 0.974 / 0.974, 0.945: 0.987 / 0.962.
+SAME_LANGUAGE_COVERAGE_WEIGHT, SAME_LANGUAGE_CUT, LEX_SURE = 0.1, 0.95, 0.95
 
 
 def same_language_score(cos, coverage):
