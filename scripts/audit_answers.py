@@ -81,7 +81,7 @@ def main() -> None:
         # in English: a checked translation, or a span the Arabic source writes in Latin letters (shown as is)
         translated = bool(a.citations and (a.citations[0].translation or _latin_span(a)))
         span_shown = bool(a.citations and a.citations[0].span) and _span_in_text(a)
-        gold_hits["en" if english_q else "ar"] += contains_answer(_span_text(a), q.answers)
+        gold_hits["en" if english_q else "ar"] += contains_answer(_span_text(a) or "", q.answers)
         if english_q:
             totals["en_in_english"] += a.language == "en" and translated
             totals["en_span_shown"] += span_shown
@@ -93,7 +93,7 @@ def main() -> None:
         print(f"{i:3d} {'en' if english_q else 'ar'} ({dt:.1f}s) {first[:110]!r}{flag}", flush=True)
         if out:
             out.write(json.dumps({"id": q.id, "question": q.question, "answer": a.text, "refused": a.refused,
-                                  "span": _span_text(a), "gold": q.answers,
+                                  "span": _span_text(a) or "", "gold": q.answers,
                                   "translated": translated, "unsupported": finding.unsupported,
                                   "translation_rejected": rejected},
                                  ensure_ascii=False) + "\n")
@@ -110,18 +110,17 @@ def main() -> None:
                   f"{asked} ({gold_hits[lang] / asked:.2f})")
 
 
-def _span_text(a) -> str:
-    """The source words of the answer's short span ('' without one)."""
+def _span_text(a) -> str | None:
+    """The source words of the answer's short span (None without one)."""
     c = a.citations[0] if a.citations else None
     p = next((h.passage for h in a.passages if c and h.passage.id == c.passage_id), None)
-    return p.text[c.span[0]:c.span[1]] if p is not None and c.span is not None else ""
+    return p.text[c.span[0]:c.span[1]] if p is not None and c.span is not None else None
 
 
 def _span_in_text(a) -> bool:
     """The cited span's source words appear in the answer's text (shown, not just recorded)."""
-    c = a.citations[0]
-    p = next((h.passage for h in a.passages if h.passage.id == c.passage_id), None)
-    return p is not None and c.span is not None and p.text[c.span[0]:c.span[1]].strip() in a.text
+    words = _span_text(a)
+    return words is not None and words.strip() in a.text
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Pure functions: no model here (the cosine is passed in).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -430,11 +431,14 @@ def drops_refusal(claim: str, source: str) -> bool:
 # second sense (no دعم/عارض: المعارضة is also "the opposition"; no ضعف: it is also "double").
 
 
+# Where an Arabic word starts (no letter before it, a glued و/ف allowed) and ends (no letter after it).
+_AR_START, _AR_END = r"(?<![^\W\d_])[وف]?", r"(?![^\W\d_])"
+
+
 def _ar_forms(*stems: str) -> str:
     """Whole Arabic words (normalised) built on these stems: a glued و/ف, ب/ل and the article before, a short
     inflection or pronoun after; never a longer word that merely starts the same way (أهداف is no هدأ)."""
-    return (r"(?<![^\W\d_])[وف]?(?:بال|لل|ال|ب|ل)?(?:" + "|".join(stems) +
-            r")(?:ت|ا|وا|ه|ها|هم|ون|ين|ان|تا)?(?![^\W\d_])")
+    return _AR_START + r"(?:بال|لل|ال|ب|ل)?(?:" + "|".join(stems) + r")(?:ت|ا|وا|ه|ها|هم|ون|ين|ان|تا)?" + _AR_END
 
 
 _OPPOSITES: list[tuple[str, str, str, str]] = [  # (en, ar) of one side, then of the other
@@ -453,7 +457,7 @@ _OPPOSITES: list[tuple[str, str, str, str]] = [  # (en, ar) of one side, then of
      _ar_forms("انخفض", "ينخفض", "تنخفض", "انخفاض", "تراجع", "يتراجع", "تتراجع", "تناقص", "يتناقص", "تتناقص",
                "هدا", "يهدا", "تهدا")),
     (r"\b(?<!dis)(?<!mis)(?<!lack of )(?<!crisis of )(?<!no )trust(?:s|ed|ing)?\b",
-     r"(?<!ازمه )(?<!انعدام )(?<!فقدان )(?<!غياب )(?<!عدم )(?<![^\W\d_])[وف]?(?:بال|ال|ب)?ثقه(?![^\W\d_])",
+     r"(?<!ازمه )(?<!انعدام )(?<!فقدان )(?<!غياب )(?<!عدم )" + _AR_START + r"(?:بال|ال|ب)?ثقه" + _AR_END,
      r"\b(?:distrust|mistrust|lack of trust|crisis of (?:trust|confidence)|no trust)\b",
      r"(?:ازمه|انعدام|فقدان|غياب|عدم) (?:ال)?ثقه"),
     (r"\b(?:succeed(?:s|ed|ing)?|success(?:ful|fully)?)\b", _ar_forms("نجح", "ينجح", "تنجح", "نجاح"),
@@ -466,13 +470,14 @@ _OPPOSITES: list[tuple[str, str, str, str]] = [  # (en, ar) of one side, then of
 ]
 
 
-def _sides(text: str) -> list[tuple[bool, bool]]:
+@functools.lru_cache(maxsize=4096)  # a shown sentence is checked against every claim of an answer
+def _sides(text: str) -> tuple[tuple[bool, bool], ...]:
     """For each pair of opposites: does the text say its first side, its second?"""
     if arabic.language_or(text) == "en":
         low = text.lower()
-        return [(bool(re.search(a, low)), bool(re.search(b, low))) for a, _, b, _ in _OPPOSITES]
+        return tuple((bool(re.search(a, low)), bool(re.search(b, low))) for a, _, b, _ in _OPPOSITES)
     norm = arabic.normalize(text)
-    return [(bool(re.search(a, norm)), bool(re.search(b, norm))) for _, a, _, b in _OPPOSITES]
+    return tuple((bool(re.search(a, norm)), bool(re.search(b, norm))) for _, a, _, b in _OPPOSITES)
 
 
 def says_opposite(claim: str, source: str) -> bool:
@@ -543,8 +548,8 @@ def _phrase_pattern(form: str) -> str:
     """A normalised Arabic phrase as it may stand in text: with a glued و/ف, and its article after ب/ل/ك."""
     n = " ".join(arabic.normalize(form).split())
     if n.startswith("ال"):
-        return r"(?<![^\W\d_])[وف]?(?:ال|بال|لل|كال)" + re.escape(n[2:]) + r"(?![^\W\d_])"
-    return r"(?<![^\W\d_])[وف]?[بلك]?" + re.escape(n) + r"(?![^\W\d_])"
+        return _AR_START + r"(?:ال|بال|لل|كال)" + re.escape(n[2:]) + _AR_END
+    return _AR_START + r"[بلك]?" + re.escape(n) + _AR_END
 
 
 def _phrase_entities() -> list[tuple[re.Pattern, str]]:
@@ -566,11 +571,12 @@ def _phrase_entities() -> list[tuple[re.Pattern, str]]:
 _PHRASES = _phrase_entities()
 
 
-def _entities_in(text: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=4096)  # a shown sentence is checked against every claim of an answer
+def _entities_in(text: str) -> tuple[tuple[str, str], ...]:
     """(as written, key) of every listed name in an Arabic text: single words and several-word names."""
     found = [(w, e) for w in _WORD.findall(text) if (e := _entity(w))]
     norm = " ".join(arabic.normalize(text).split())
-    return found + [(m.group(), key) for pattern, key in _PHRASES for m in pattern.finditer(norm)]
+    return tuple(found + [(m.group(), key) for pattern, key in _PHRASES for m in pattern.finditer(norm)])
 
 
 def missing_arabic_names(claim: str, source: str) -> list[str]:
