@@ -27,13 +27,13 @@ from rag.evaluation.unanswerable import cached_rows, excluding, leaks, split_of 
 
 
 def collect(news: Path) -> dict:
-    from rag.evaluation.cli import _news_dataset
+    from rag.evaluation.cli import news_dataset
     from rag.evaluation.news import load_news_gold, unanswerable_questions
     from rag.sanad import Sanad
     from rag.settings import get_settings
 
     settings = get_settings()
-    _, questions, _, _, notes = _news_dataset(news, settings)
+    _, questions, _, _, notes = news_dataset(news, settings)
     print(notes[0])
     sanad = Sanad(settings)
     retriever, res = sanad.retriever, sanad.resources()

@@ -71,7 +71,7 @@ def _read_gold(path: Path, loader):
         _fail(str(exc))
 
 
-def _news_dataset(news: Path, settings):
+def news_dataset(news: Path, settings):
     """The news gold set over the CURRENT index (SANAD_INDEX_NAME): only questions with a relevant article in it."""
     from rag.evaluation.news import questions_for_index
     from rag.sanad import sanad_for
@@ -99,7 +99,7 @@ def _dataset(gold: Path | None, squad: Path | None, questions: Path | None, arcd
     if len(chosen) > 1:
         _fail("give only one of --gold, --squad, --arcd, --news")
     if news is not None:
-        return _news_dataset(news, settings)
+        return news_dataset(news, settings)
     if squad or arcd:
         from rag.evaluation.squad import dataset_index, load_arcd, load_squad
 
@@ -273,7 +273,7 @@ def answers_cmd(
         from rag import answer as answer_fn
         from rag.evaluation.news import unanswerable_questions
 
-        name, qs, _, index_path, _ = _news_dataset(news, settings)
+        name, qs, _, index_path, _ = news_dataset(news, settings)
         qs = qs + unanswerable_questions(_load_news(news))
         qs = qs[:limit] if limit else qs
         ask = None
