@@ -83,6 +83,18 @@ def test_a_transliterated_name_must_sound_like_the_arabic():
     assert cb.name_problem("سيرغي لافروف", "Rex Tillerson")
 
 
+def test_a_lower_case_word_the_lexicon_does_not_know_is_checked_as_a_name():
+    # Seen in the audit: "ialias" for عيسى passed, and "Yassan al-maaniyat al-bashri" (a transliteration, not a
+    # translation, of يصيب الجهاز المناعي البشري) once the run of names stopped at "al-".
+    lexicon = {"share": ["مشتر"]}
+    translate = lambda word: lexicon.get(word, [])  # noqa: E731
+    assert "does not render" in cb.checked_translation("عيسى", "ialias", "", translate, [])
+    assert cb.checked_translation("عيسى", "Isa", "", translate, []) == ""
+    assert cb.checked_translation("المشتركة", "share", "", translate, []) == ""  # an English word: not a name
+    assert "Yassan" in cb.checked_translation("يصيب الجهاز المناعي البشري", "Yassan al-maaniyat al-bashri", "",
+                                              translate, [])
+
+
 def test_a_date_is_not_a_name_but_its_month_is_checked():
     # Seen in the audit: "28 July 1914" for "28 يوليو 1914" was refused as a name that does not sound like يوليو.
     assert not cb.looks_like_name("28 July 1914") and cb.latin_names("born on 15 July in Paris") == ["Paris"]
