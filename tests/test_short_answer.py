@@ -79,11 +79,20 @@ def test_arabic_answer_leads_with_the_span_then_its_sentence():
 
 
 def test_english_question_over_arabic_source_marks_the_span_as_arabic():
+    text, cits, hits = _answer("Who is the UN envoy to Syria?",
+                               "وقال المبعوث الدولي إلى سوريا ستيفان دي ميستورا إن المحادثات ستستأنف.", "en")
+    assert text.startswith("Arabic source span: “") and "ميستورا" in first_line(text) and not cits[0].translation
+    assert check_quotes(text, cits, hits).citations == cits
+    assert "ميستورا" in short_answer(text) and "Arabic" not in short_answer(text)
+
+
+def test_a_date_span_for_an_english_question_is_rendered_by_table_beside_its_arabic():
     text, cits, hits = _answer("When was Jamal Khashoggi born?", "ولد جمال خاشقجي في 13 أكتوبر 1958 في المدينة المنورة.",
                                "en")
-    assert text.startswith("Arabic source span: “") and "1958" in first_line(text)
+    head = first_line(text)
+    assert head.startswith("On 13 October 1958 in Medina (translated from the Arabic: “في 13 أكتوبر 1958"), head
+    assert cits[0].translation == "On 13 October 1958 in Medina"
     assert check_quotes(text, cits, hits).citations == cits
-    assert "1958" in short_answer(text) and "Arabic" not in short_answer(text)
 
 
 def test_check_quotes_rejects_a_span_outside_its_sentence_or_not_in_the_lead():
@@ -102,6 +111,9 @@ def test_check_quotes_rejects_a_span_outside_its_sentence_or_not_in_the_lead():
 def test_short_answer_metrics():
     assert short_answer("Arabic source span: “ستيفان دي ميستورا” [1]\n\nFrom the source:") == "ستيفان دي ميستورا"
     assert short_answer("13 أكتوبر 1958 [2]\nبحسب المقالات: …") == "13 أكتوبر 1958"
+    # a translated lead is scored by the source words it shows (the gold spans are in the source language)
+    assert short_answer("28 July 1914 (translated from the Arabic: “28 يوليو 1914”) [1]\n\nFrom") == "28 يوليو 1914"
+    assert short_answer("1354 CE (from the Arabic: “بعد سنة 1354م”) [1]") == "بعد سنة 1354م"
     assert exact_match("في 13 أكتوبر 1958", ["13 أكتوبر 1958", "في 13 أكتوبر 1958،"])
     assert not exact_match("13 أكتوبر", ["13 أكتوبر 1958"])
     assert f1_score(1.0, 0.0) == 0.0 and f1_score(float("nan"), 0.0) == 0.0

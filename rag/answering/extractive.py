@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answering import answerable
+from rag.answering import answerable, rendering
 from rag.answering import reader as readers
 from rag.answering import span as spans
 from rag.answering.evidence import Sentence, SentenceVectors, evidence_sentences
@@ -280,6 +280,14 @@ def compose(extract: Extract, hits: list[Hit], language: str) -> tuple[list[str]
     return pieces, citations
 
 
+def translated_head(english: str, words: str, source_lang: str, n: int, whole: bool = True) -> str:
+    """An English answer's first line: the translation, marked as one, beside the source words it renders. When it
+    renders only part of them (the date of a longer "when" span), the whole span is still shown, as what it is from:
+    "1354 CE (from the Arabic: “for the first time after the year 1354”)" keeps the "after"."""
+    said = "translated from" if whole else "from"
+    return f"{english} ({said} the {LANGUAGE_NAMES.get(source_lang, source_lang)}: “{words}”) [{n}]"
+
+
 def compose_short(short: Short, extract: Extract, hits: list[Hit], language: str
                   ) -> tuple[list[str], list[Citation]]:
     """The answer led by its short span, on a line of its own with its citation, then at most
@@ -288,15 +296,20 @@ def compose_short(short: Short, extract: Extract, hits: list[Hit], language: str
     s, sp = short.sentence, lead_span(short)
     n = s.passage_index + 1
     p = hits[s.passage_index].passage
+    # no translator here, but a date, figure or known name renders exactly by table (rag/answering/rendering.py)
+    lead = rendering.english_lead(sp.text, sp.kind) if language == "en" and arabic.has_arabic(sp.text) else None
+    english = lead[2] if lead else ""
+    text = unmark(sp.text)
     first = Citation(n, p.id, p.title, s.text, s.start, s.end, short.relevance,
-                     span=(s.start + sp.start, s.start + sp.end))
+                     span=(s.start + sp.start, s.start + sp.end), translation=english)
     support = [(s, short.relevance)] + [(o, r) for o, r in extract.sentences if o.text != s.text]
     support = support[:SUPPORT_SENTENCES]
     citations = [first] + [Citation(o.passage_index + 1, hits[o.passage_index].passage.id,
                                     hits[o.passage_index].passage.title, o.text, o.start, o.end, r)
                            for o, r in support[1:]]
-    text = unmark(sp.text)
-    if language != p.lang:  # no translator: the span stays in the source's language, and says so
+    if english:
+        head = translated_head(english, text, p.lang, n, whole=lead[:2] == (0, len(sp.text)))
+    elif language != p.lang:  # otherwise the span stays in the source's language, and says so
         head = f"{LANGUAGE_NAMES.get(p.lang, p.lang)} source span: “{text}” [{n}]"
     else:
         head = f"{text} [{n}]"

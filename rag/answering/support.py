@@ -79,6 +79,21 @@ def _ar_teen(tok: str, nxt: str) -> int | None:
     return 10 + unit if unit else None
 
 
+def month_number(tok: str) -> int | None:
+    """The month (1-12) a normalised word names, in either language (بيوليو: July); None otherwise."""
+    return _MONTHS.get(tok) or _MONTHS.get(_ar_bare(tok))
+
+
+def month_pair(tok: str, nxt: str) -> int | None:
+    """The month two normalised words name together (تشرين الأول: October); None otherwise."""
+    return _MONTH_PAIRS.get((tok, _ar_bare(nxt))) or _MONTH_PAIRS.get((_ar_bare(tok), _ar_bare(nxt)))
+
+
+def weekday(tok: str) -> int | None:
+    """The weekday (0 = Monday) a normalised word names; None otherwise."""
+    return _weekday(tok)
+
+
 def _weekday(tok: str) -> int | None:
     """The weekday a word names. An Arabic one needs its article: bare أحد is "one" (أحد عشر, أحد أهم), اثنين "two"."""
     if tok in _DAYS:
@@ -174,14 +189,14 @@ def numbers(text: str) -> set[str]:
                 out.add(str(round(float(v) * scale)))
             i += 2 if scale else 1  # the scale word belongs to the digits
             continue
-        if (t, _ar_bare(nxt)) in _MONTH_PAIRS or (_ar_bare(t), _ar_bare(nxt)) in _MONTH_PAIRS:
+        if month_pair(t, nxt):
             close()
-            out.add(f"m{_MONTH_PAIRS.get((t, _ar_bare(nxt))) or _MONTH_PAIRS[(_ar_bare(t), _ar_bare(nxt))]}")
+            out.add(f"m{month_pair(t, nxt)}")
             i += 2
             continue
-        if t in _MONTHS or _ar_bare(t) in _MONTHS:
+        if month_number(t):
             close()
-            out.add(f"m{_MONTHS.get(t) or _MONTHS[_ar_bare(t)]}")
+            out.add(f"m{month_number(t)}")
             i += 1
             continue
         teen = _ar_teen(t, nxt)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.answering import answerable, extractive, prompts
+from rag.answering import answerable, extractive, prompts, rendering
 from rag.answering import span as spans
 from rag.answering import support
 from rag.answering.evidence import Sentence
@@ -61,6 +61,7 @@ class Decision:
     span_by: str = "model"  # who chose the answer's words in the chosen sentence: "model" or "reader"
     translation: str = ""
     translation_rejected: str = ""
+    translated_by: str = ""  # "table" (rag/answering/rendering.py) or "model"
     prompt_tokens: int = 0  # the pick prompt, system prefix included (llama.cpp re-reads only what follows it)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -185,7 +186,7 @@ _PARTICLES = {"de", "di", "da", "al", "el", "bin", "ibn", "bint", "abu", "van", 
 def looks_like_name(english: str) -> bool:
     """Every word capitalised (name particles aside): a transliterated name, whose sound can be checked."""
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", english)
-             if w.lower() not in _PARTICLES and not _calendar_word(w)]  # "28 July 1914" is a date, not a name
+             if w.lower() not in _PARTICLES and not _calendar_word(w) and w not in _ERAS]  # "28 July 1914" is a date, not a name
     return bool(words) and all(w[0].isupper() for w in words)
 
 
@@ -418,22 +419,29 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
         text = sentence.text[start:end]
 
         p = hits[sentence.passage_index].passage
-        translation = ""
+        translation, whole = "", True  # whole: the translation renders the whole span, not a date inside it
         if query.answer_lang == "en" and p.lang != "en" and arabic.has_arabic(text):  # (a Latin span: as written)
             t = time.perf_counter()
-            with lock:
-                names = exonyms.glossary(text)
-                english = cd.complete(llama, cd.chatml(prompts.PICK_SYSTEM, prompts.translate_user(text, names)),
-                                      cd.TRANSLATION_GRAMMAR, TRANSLATION_TOKENS).strip()
-            english = _LABEL.sub("", english)  # the model sometimes echoes a label: "Arabic: Alexey ..."
+            names = exonyms.glossary(text)
+            known = [en for _, en in names]
+            lead = rendering.english_lead(text, kind)  # a date, figure or known name: exact, and no model call
+            if lead and not checked_translation(text[lead[0]:lead[1]], lead[2], query.search_text,
+                                                res.translated_terms, known):
+                english, whole, problem = lead[2], lead[:2] == (0, len(text)), ""
+                d.translated_by = "table"
+            else:
+                with lock:
+                    english = cd.complete(llama, cd.chatml(prompts.PICK_SYSTEM, prompts.translate_user(text, names)),
+                                          cd.TRANSLATION_GRAMMAR, TRANSLATION_TOKENS).strip()
+                english = _LABEL.sub("", english)  # the model sometimes echoes a label: "Arabic: Alexey ..."
+                problem = checked_translation(text, english, query.search_text, res.translated_terms, known)
+                d.translated_by = "model"
             d.seconds["translate"] = time.perf_counter() - t
-            problem = checked_translation(text, english, query.search_text, res.translated_terms,
-                                          [en for _, en in names])
             if problem:
                 d.translation_rejected = f"{english!r}: {problem}"
             else:
                 translation = d.translation = english
-        pieces, citations = compose(sentence, rel, (start, end), translation, hits, query.answer_lang)
+        pieces, citations = compose(sentence, rel, (start, end), translation, hits, query.answer_lang, whole)
         d.seconds["total"] = time.perf_counter() - t0
         return Draft(hits, iter(pieces), quoted=citations)
 
@@ -456,7 +464,7 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
 
 
 def compose(sentence: Sentence, rel: float, span: tuple[int, int], translation: str, hits: list[Hit],
-            language: str) -> tuple[list[str], list[Citation]]:
+            language: str, whole: bool = True) -> tuple[list[str], list[Citation]]:
     """The short answer on its own first line with its citation, then its sentence as the supporting quote. A
     translated answer keeps the source's words beside it on the same line, marked as a translation."""
     n = sentence.passage_index + 1
@@ -471,7 +479,7 @@ def compose(sentence: Sentence, rel: float, span: tuple[int, int], translation: 
     source_lang = extractive.LANGUAGE_NAMES.get(p.lang, p.lang)
     if language == "en":
         if translation:
-            head = f"{translation} (translated from the {source_lang}: “{words}”) [{n}]"
+            head = extractive.translated_head(translation, words, p.lang, n, whole)
         elif p.lang != "en" and arabic.has_arabic(words):  # a name the source writes in Latin letters: as is
             head = f"{source_lang} source span: “{words}” [{n}]"
         else:

@@ -17,7 +17,7 @@ from rag.text import arabic
 
 _MARKER = re.compile(r"\[\d+(?:\s*[,،]\s*\d+)*\]")
 # What the backends write around the sources' words (not claims): removed before auditing.
-_LABELS = re.compile(r"\((?:translated from the \w+)|From the source:|\w+ source span:|بحسب المقالات:?|"
+_LABELS = re.compile(r"\((?:(?:translated )?from the \w+)|From the source:|\w+ source span:|بحسب المقالات:?|"
                      r"The sources are in \w+[^.]*\.", re.IGNORECASE)
 _ARABIC_WORD = re.compile(r"[\u0621-\u065F\u0670-\u06D3]+")  # letters and marks, not Arabic-Indic digits
 

@@ -94,6 +94,7 @@ def exact_match(prediction: str, answers: list[str]) -> bool:
 
 _MARKS = re.compile(r"\[\d+(?:\s*[,،]\s*\d+)*\]")
 _LABEL = re.compile(r"^[^:“\"]{0,40}:\s*")  # "Arabic source span: …", "الجواب: …"
+_TRANSLATED = re.compile(r"\((?:translated )?from the \w+: “(.+)”\)\s*$")  # "28 July 1914 (translated from …: “…”)"
 
 
 def first_line(text: str) -> str:
@@ -102,8 +103,12 @@ def first_line(text: str) -> str:
 
 
 def short_answer(text: str) -> str:
-    """The short answer an answer leads with: its first line without citation marks, label or quote marks."""
+    """The short answer an answer leads with: its first line without citation marks, label or quote marks. A
+    translated lead is scored by the source words it shows beside its translation (the gold spans are theirs)."""
     line = _MARKS.sub("", first_line(text))
+    translated = _TRANSLATED.search(line)
+    if translated:
+        return translated.group(1).strip()
     line = _LABEL.sub("", line, count=1) if "“" in line else line
     return line.strip().strip("“”\"«» .").strip()
 

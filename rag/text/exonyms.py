@@ -96,6 +96,15 @@ def _by_arabic() -> dict[tuple[str, ...], tuple[str, str]]:
     return out
 
 
+def english_of(arabic_words: str) -> str:
+    """The table's English for words that are exactly one of its forms (article and a glued و/ب/ل aside): "بالقاهرة"
+    → "Cairo"; '' otherwise, and for a form that names two places (عمان: Oman or Amman)."""
+    key = _key(arabic_words)
+    entry = _by_arabic().get(key) if key else None
+    return entry[0] if entry and key not in _AMBIGUOUS else ""
+
+
+_AMBIGUOUS = {_key("عمان")}
 _BY_ENGLISH = {k.lower(): v for k, v in EXONYMS.items()}
 
 

@@ -1,0 +1,176 @@
+"""Short Arabic spans that a table renders into English exactly: dates, figures, counts and the names the exonym
+table knows ("28 يوليو 1914" → "28 July 1914", "1299م" → "1299 CE", "نحو 370 مليون" → "about 370 million",
+"العراق" → "Iraq"). No model and no guessing: a span with any word the tables do not know is not rendered ('').
+
+Both backends use it for English questions over Arabic sources: the extractive one has no other translator, and
+the local model's free translation, though checked, is slower and less often right on such spans (the audit saw
+"1299 Year" for 1299م).
+"""
+from __future__ import annotations
+
+import re
+
+from rag.answering import support
+from rag.text import arabic, exonyms
+
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December")
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩٫٬", "0123456789.,")
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
+
+# Words a date or a figure is written with, normalised (rag.text.arabic.normalize). None: left out.
+_WORDS = {arabic.normalize(k): v for k, v in {
+    "في": "in", "وفي": "and in", "من": "from", "إلى": "to", "الى": "to", "حتى": "to", "و": "and", "أو": "or", "بين": "between",
+    "حوالي": "about", "حوالى": "about", "نحو": "about", "قرابة": "nearly", "أكثر": "more", "أقل": "less",
+    "ألف": "thousand", "آلاف": "thousand", "ألفا": "thousand", "مليون": "million", "ملايين": "million",
+    "مليار": "billion", "مليارات": "billion", 
+    "دولار": "dollars", "ريال": "riyals", "كيلومتر": "km", "كم": "km", "نسمة": "people", "شخص": "people",
+    "أشخاص": "people", "شخصا": "people",
+}.items()}
+# Counted nouns: rendered after a figure only ("50 عاما": 50 years; "عام 1914" is the year 1914).
+_COUNTED = {arabic.normalize(k): v for k, v in {
+    "عام": "years", "عاما": "years", "سنة": "years", "سنوات": "years", "أعوام": "years", "شهر": "months",
+    "شهرا": "months", "أشهر": "months", "أسبوع": "weeks", "أسابيع": "weeks", "يوم": "days", "يوما": "days",
+    "أيام": "days", "ساعة": "hours", "ساعات": "hours", "دقيقة": "minutes", "دقائق": "minutes", "قتيل": "dead",
+    "قتيلا": "dead", "قتلى": "dead", "جريح": "wounded", "جرحى": "wounded", "ولاية": "states", "محافظة":
+    "governorates", "دولة": "countries", "دول": "countries", "لغة": "languages", "مرة": "times", "مرات": "times",
+}.items()}
+# Hijri months, named after a day's figure only (صفر is also "zero", رجب a given name).
+_HIJRI = {arabic.normalize(k): v for k, v in {
+    "محرم": "Muharram", "صفر": "Safar", "رجب": "Rajab", "شعبان": "Shaban", "رمضان": "Ramadan", "شوال": "Shawwal",
+}.items()}
+_YEAR_WORDS = {arabic.normalize(w) for w in ("عام", "العام", "سنة", "السنة", "يوم")}  # before a figure: left out
+_ERA_AFTER = {arabic.normalize(w): e for w, e in {"م": "CE", "ميلادي": "CE", "ميلادية": "CE", "للميلاد": "CE",
+                                                   "هـ": "AH", "ه": "AH", "هجري": "AH", "هجرية": "AH",
+                                                   "للهجرة": "AH"}.items()}
+_FI, _WA_FI, _DAY_WORD = (arabic.normalize(w) for w in ("في", "وفي", "يوم"))
+_PUNCT = {"،": ",", ",": ",", "-": "–", "–": "–", "(": "(", ")": ")", "/": "/", "%": "%", ".": ""}
+
+
+def english_by_table(text: str) -> str:
+    """The English of a short Arabic span made only of what the tables know; '' when any word is unknown."""
+    toks = _TOKEN.findall(arabic.strip_diacritics(text).translate(_ARABIC_DIGITS).replace("ق.م", " قبل الميلاد "))
+    out: list[str] = []
+    has_value = False
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        n = arabic.normalize(t)
+        nxt = arabic.normalize(toks[i + 1]) if i + 1 < len(toks) else ""
+        prev_number = bool(out) and (out[-1][:1].isdigit() or out[-1] in ("thousand", "million", "billion"))
+        name = _exonym_at(toks, i)
+        if name:
+            out.append(name[0])
+            has_value = True
+            i += name[1]
+            continue
+        if t[0].isdigit():
+            out.append(t)
+            has_value = True
+        elif (n, nxt) == (arabic.normalize("قبل"), arabic.normalize("الميلاد")) and prev_number:
+            out.append("BC")
+            i += 1
+        elif (month := _month(n, nxt)) is not None:
+            out.append(_MONTH_NAMES[month[0] - 1])
+            has_value = True
+            i += month[1] - 1
+        elif prev_number and n in _ERA_AFTER:
+            out.append(_ERA_AFTER[n])
+        elif (day := _day(n)) is not None:
+            out.append(_DAY_NAMES[day])
+            has_value = True
+        elif prev_number and n in _COUNTED:
+            out.append(_COUNTED[n])
+        elif prev_number and n in _HIJRI:
+            out.append(_HIJRI[n])
+        elif n in _YEAR_WORDS:
+            pass
+        elif n in (_FI, _WA_FI) and _day_date(toks, i + 1):
+            out += ["and", "on"] if n == _WA_FI else ["on"]  # في 13 أكتوبر: on 13 October (في 1914: in 1914)
+        elif n in _WORDS or (n[:1] == "و" and n[1:] in _WORDS):
+            word = _WORDS.get(n) or _WORDS[n[1:]]
+            if n not in _WORDS:
+                out.append("and")
+            out.append(word)
+        elif n.startswith("و") and n[1:].isdigit():  # a glued "and" before a figure: و1914
+            out += ["and", n[1:]]
+            has_value = True
+        elif t in _PUNCT:
+            out.append(_PUNCT[t])
+        else:
+            return ""
+        i += 1
+    return _join(out) if has_value else ""
+
+
+def _exonym_at(toks: list[str], i: int, longest: int = 4) -> tuple[str, int] | None:
+    """(English, words used) for the longest run of words from `i` that is one name of the exonym table."""
+    for n in range(min(longest, len(toks) - i), 0, -1):
+        run = toks[i:i + n]
+        if all(t[0].isalpha() for t in run):
+            english = exonyms.english_of(" ".join(run))
+            if english:
+                return english, n
+    return None
+
+
+def _month(n: str, nxt: str) -> tuple[int, int] | None:
+    """(month number, words used) for a month name, one word or two (كانون الثاني)."""
+    pair = support.month_pair(n, nxt)
+    if pair:
+        return pair, 2
+    single = support.month_number(n)
+    return (single, 1) if single else None
+
+
+def _day(n: str) -> int | None:
+    return support.weekday(n)
+
+
+def _day_date(toks: list[str], i: int) -> bool:
+    """Tokens from `i` are a day of a month ("13 أكتوبر", "يوم 28 يونيو")."""
+    words = [arabic.normalize(t) for t in toks[i:i + 4]]
+    if words[:1] == [_DAY_WORD]:
+        words = words[1:]
+    return len(words) >= 2 and words[0].isdigit() and bool(_month(*(words[1:3] + [""])[:2]))
+
+
+def _join(words: list[str]) -> str:
+    text = " ".join(w for w in words if w)
+    text = re.sub(r"\s+([,)%])", r"\1", text)
+    text = re.sub(r"\(\s+", "(", text)
+    text = re.sub(r"\s*–\s*", " – ", text)
+    text = re.sub(r"\bmore from\b", "more than", text)
+    text = re.sub(r"\bless from\b", "less than", text)
+    text = re.sub(r"^(?:and\s+)+", "", text.strip(" ,"))  # وفي opening a span: no "And" to lead with
+    return text[:1].upper() + text[1:]
+
+
+def english_lead(text: str, kind: str) -> tuple[int, int, str] | None:
+    """(start, end, English) of what an English answer can lead with from an Arabic span: the whole span when the
+    tables render it; for a question asking when or how many, else the longest run of its words that renders
+    and holds a figure ("خلال زيارته لدمشق يوم 15 أيلول الماضي" → "On 15 September" from "يوم 15 أيلول"); None
+    when neither does."""
+    whole = english_by_table(text)
+    if whole:
+        return 0, len(text), whole
+    if kind not in ("date", "number"):
+        return None
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    for size in range(min(len(words) - 1, MAX_RUN_WORDS), 0, -1):
+        for i in range(len(words) - size + 1):
+            s, e = words[i][0], words[i + size - 1][1]
+            while e > s and text[e - 1] in "،,.:;)":  # the run's own closing punctuation stays in the sentence
+                e -= 1
+            english = english_by_table(text[s:e])
+            if english and re.search(r"\d", text[s:e].translate(_ARABIC_DIGITS)) \
+                    and english.split()[-1].lower() not in _CONNECTORS \
+                    and english.split()[0].lower() not in _LEADING:
+                return s, e, english
+    return None
+
+
+_CONNECTORS = {"in", "on", "from", "to", "and", "or", "between", "about", "nearly", "more", "less"}
+_LEADING = {"from", "to", "and", "or"}  # a run does not start on these either: "من 28 ولاية" is "28 states"
+MAX_RUN_WORDS = 8  # the longest run of a span's words tried (a date with its day, month, year and era fits)

@@ -1,0 +1,39 @@
+"""Dates, figures and known names rendered into English by table (rag/answering/rendering.py). No model."""
+from __future__ import annotations
+
+import pytest
+
+from rag.answering.rendering import english_by_table, english_lead
+from rag.backends.constrained import checked_translation
+
+pytestmark = pytest.mark.fast
+
+RENDERED = [
+    ("28 يوليو 1914", "28 July 1914"), ("1299م", "1299 CE"), ("632 هـ", "632 AH"), ("300 ق.م", "300 BC"),
+    ("في 3 تشرين الأول 1973", "On 3 October 1973"), ("يوم الجمعة", "Friday"), ("١٩٨٠", "1980"),
+    ("نحو 370 مليون", "About 370 million"), ("50 عاما", "50 years"), ("في عام 1914", "In 1914"),
+    ("أكثر من 200 شخص", "More than 200 people"), ("1332 - 1406م", "1332 – 1406 CE"),
+    ("في 13 أكتوبر 1958 في المدينة المنورة", "On 13 October 1958 in Medina"), ("العراق", "Iraq"), ("بالقاهرة", "Cairo"), ("المدينة المنورة", "Medina"), ("بالتقويم الميلادي", "Gregorian calendar"),
+]
+
+
+@pytest.mark.parametrize("arabic,english", RENDERED)
+def test_a_date_figure_or_known_name_renders_exactly(arabic, english):
+    assert english_by_table(arabic) == english
+    # and passes every check a model's translation must pass
+    assert checked_translation(arabic, english, "", lambda word: [], [english]) == ""
+
+
+@pytest.mark.parametrize("arabic", ["ستيفان دي ميستورا", "وادي النيل", "عمان", "2017، وكتب بعد ذلك", "في عام", "حملات ومعارك"])
+def test_any_word_the_tables_do_not_know_leaves_the_span_unrendered(arabic):
+    assert english_by_table(arabic) == ""
+
+
+def test_a_when_span_narrows_to_the_date_it_holds():
+    span = "خلال زيارة الاخير لدمشق يوم 15 ايلول الماضي"
+    s, e, english = english_lead(span, "date")
+    assert span[s:e] == "يوم 15 ايلول" and english == "15 September"
+    s, e, english = english_lead("حوالي 370 مليون نسمة من سكان العالم", "number")
+    assert english == "About 370 million people"  # not "… from": a run does not end on a connector
+    assert english_lead(span, "person") is None  # only a question asking when or how many narrows
+    assert english_lead("العراق", "place") == (0, 6, "Iraq")  # a whole span the tables render, whatever was asked
