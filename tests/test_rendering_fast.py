@@ -37,3 +37,10 @@ def test_a_when_span_narrows_to_the_date_it_holds():
     assert english == "About 370 million people"  # not "… from": a run does not end on a connector
     assert english_lead(span, "person") is None  # only a question asking when or how many narrows
     assert english_lead("العراق", "place") == (0, 6, "Iraq")  # a whole span the tables render, whatever was asked
+
+
+def test_a_run_inside_brackets_leaves_the_brackets_in_the_sentence():
+    # Seen in the audit: "(1332 – 1406 CE" with the bracket opened and never closed.
+    span = "زيد، ولي الدين الحضرمي الإشبيلي (1332 - 1406م)، ولد"
+    s, e, english = english_lead(span, "date")
+    assert span[s:e] == "1332 - 1406م" and english == "1332 – 1406 CE"

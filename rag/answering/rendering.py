@@ -161,8 +161,10 @@ def english_lead(text: str, kind: str) -> tuple[int, int, str] | None:
     for size in range(min(len(words) - 1, MAX_RUN_WORDS), 0, -1):
         for i in range(len(words) - size + 1):
             s, e = words[i][0], words[i + size - 1][1]
-            while e > s and text[e - 1] in "،,.:;)":  # the run's own closing punctuation stays in the sentence
+            while e > s and text[e - 1] in "،,.:;)»”":  # a run's edge punctuation stays in the sentence
                 e -= 1
+            while s < e and text[s] in "(«“":
+                s += 1
             english = english_by_table(text[s:e])
             if english and re.search(r"\d", text[s:e].translate(_ARABIC_DIGITS)) \
                     and english.split()[-1].lower() not in _CONNECTORS \
