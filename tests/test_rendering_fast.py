@@ -44,3 +44,11 @@ def test_a_run_inside_brackets_leaves_the_brackets_in_the_sentence():
     span = "زيد، ولي الدين الحضرمي الإشبيلي (1332 - 1406م)، ولد"
     s, e, english = english_lead(span, "date")
     assert span[s:e] == "1332 - 1406م" and english == "1332 – 1406 CE"
+
+
+def test_a_when_question_leads_with_a_date_not_any_figure():
+    # Seen in the audit: "In what year was the world population about 370 million?" led with "About 370 million".
+    span = "1350، إذ قارب عدد سكان العالم حوالي 370 مليون"
+    s, e, english = english_lead(span, "date")
+    assert english == "1350" and span[s:e] == "1350"
+    assert english_lead(span, "number")[2] == "About 370 million"

@@ -166,7 +166,9 @@ def english_lead(text: str, kind: str) -> tuple[int, int, str] | None:
             while s < e and text[s] in "(«“":
                 s += 1
             english = english_by_table(text[s:e])
-            if english and re.search(r"\d", text[s:e].translate(_ARABIC_DIGITS)) \
+            after = arabic.normalize(text[words[i + size - 1][1]:].split(maxsplit=1)[0]) \
+                if i + size < len(words) else ""
+            if english and _holds(kind, english) and after not in _SCALES and after not in _COUNTED \
                     and english.split()[-1].lower() not in _CONNECTORS \
                     and english.split()[0].lower() not in _LEADING:
                 return s, e, english
@@ -174,5 +176,17 @@ def english_lead(text: str, kind: str) -> tuple[int, int, str] | None:
 
 
 _CONNECTORS = {"in", "on", "from", "to", "and", "or", "between", "about", "nearly", "more", "less"}
+def _holds(kind: str, english: str) -> bool:
+    """A run answers "when" only with a date (a year, a month or a day's name), "how many" with a figure: "In what
+    year …" over "1350، إذ قارب عدد سكان العالم حوالي 370 مليون" is 1350, not "about 370 million"."""
+    if kind == "date":
+        year = re.search(rf"\b\d{{3,4}}\b(?!\s*(?:{_COUNT_WORDS})\b)", english)  # "370 million" is no year
+        return bool(year or set(english.split()) & _DATE_WORDS)
+    return bool(re.search(r"\d", english))
+
+
+_SCALES = {k for k, v in _WORDS.items() if v in ("thousand", "million", "billion")}
+_COUNT_WORDS = "|".join(sorted({"thousand", "million", "billion", *_COUNTED.values()}))
+_DATE_WORDS = set(_MONTH_NAMES) | set(_DAY_NAMES) | {"Muharram", "Safar", "Rajab", "Shaban", "Ramadan", "Shawwal"}
 _LEADING = {"from", "to", "and", "or"}  # a run does not start on these either: "من 28 ولاية" is "28 states"
 MAX_RUN_WORDS = 8  # the longest run of a span's words tried (a date with its day, month, year and era fits)
