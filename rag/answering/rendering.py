@@ -26,7 +26,8 @@ _WORDS = {arabic.normalize(k): v for k, v in {
     "ألف": "thousand", "آلاف": "thousand", "ألفا": "thousand", "مليون": "million", "ملايين": "million",
     "مليار": "billion", "مليارات": "billion", 
     "دولار": "dollars", "ريال": "riyals", "كيلومتر": "km", "كم": "km", "نسمة": "people", "شخص": "people",
-    "أشخاص": "people", "شخصا": "people",
+    "أشخاص": "people", "شخصا": "people", "بحوالي": "about", "بنحو": "about", "تقع": "located", "يقع": "located",
+    "²": "²", "مربع": "square",
 }.items()}
 # Counted nouns: rendered after a figure only ("50 عاما": 50 years; "عام 1914" is the year 1914).
 _COUNTED = {arabic.normalize(k): v for k, v in {
@@ -45,6 +46,8 @@ _ERA_AFTER = {arabic.normalize(w): e for w, e in {"م": "CE", "ميلادي": "C
                                                    "هـ": "AH", "ه": "AH", "هجري": "AH", "هجرية": "AH",
                                                    "للهجرة": "AH"}.items()}
 _FI, _WA_FI, _DAY_WORD = (arabic.normalize(w) for w in ("في", "وفي", "يوم"))
+_DIRECTIONS = {arabic.normalize(k): v for k, v in {"شمال": "North", "جنوب": "South", "شرق": "East", "غرب": "West",
+                                                    "وسط": "Central"}.items()}
 _PUNCT = {"،": ",", ",": ",", "-": "–", "–": "–", "(": "(", ")": ")", "/": "/", "%": "%", ".": ""}
 
 
@@ -58,7 +61,7 @@ def english_by_table(text: str) -> str:
         t = toks[i]
         n = arabic.normalize(t)
         nxt = arabic.normalize(toks[i + 1]) if i + 1 < len(toks) else ""
-        prev_number = bool(out) and (out[-1][:1].isdigit() or out[-1] in ("thousand", "million", "billion"))
+        prev_number = bool(out) and _counts(out[-1])
         name = _exonym_at(toks, i)
         if name:
             out.append(name[0])
@@ -68,6 +71,11 @@ def english_by_table(text: str) -> str:
         if t[0].isdigit():
             out.append(t)
             has_value = True
+        elif (value := support.number_word(n)) is not None and value > 2 and not _WORDS.get(n):
+            out.append(_in_words(value))  # خمسين ولاية: fifty states (one and two are also "a" and "both")
+            has_value = True
+        elif n in _DIRECTIONS and _exonym_at(toks, i + 1):
+            out.append(_DIRECTIONS[n])  # غرب آسيا: West Asia
         elif (n, nxt) == (arabic.normalize("قبل"), arabic.normalize("الميلاد")) and prev_number:
             out.append("BC")
             i += 1
@@ -134,6 +142,31 @@ def _day_date(toks: list[str], i: int) -> bool:
     if words[:1] == [_DAY_WORD]:
         words = words[1:]
     return len(words) >= 2 and words[0].isdigit() and bool(_month(*(words[1:3] + [""])[:2]))
+
+
+_UNITS = ("", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+          "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+
+
+def _counts(word: str) -> bool:
+    """The rendered word ends a number (so a counted noun after it is a count: "50 years", "fifty states")."""
+    last = re.split(r"[\s-]", word)[-1]
+    return bool(last) and (last[:1].isdigit() or last in ("thousand", "million", "billion", "hundred")
+                           or last in _UNITS[1:] or last in _TENS[2:])
+
+
+def _in_words(value: int) -> str:
+    """A number the source writes in words, written in words (so the figures the checks compare stay alike)."""
+    if value >= 1000:
+        return str(value)
+    hundreds, rest = divmod(value, 100)
+    words = [f"{_UNITS[hundreds]} hundred"] if hundreds else []
+    if rest >= 20:
+        words.append(_TENS[rest // 10] + (f"-{_UNITS[rest % 10]}" if rest % 10 else ""))
+    elif rest:
+        words.append(_UNITS[rest])
+    return " ".join(words)
 
 
 def _join(words: list[str]) -> str:

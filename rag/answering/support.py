@@ -89,6 +89,13 @@ def month_pair(tok: str, nxt: str) -> int | None:
     return _MONTH_PAIRS.get((tok, _ar_bare(nxt))) or _MONTH_PAIRS.get((_ar_bare(tok), _ar_bare(nxt)))
 
 
+def number_word(tok: str) -> int | None:
+    """The value of one Arabic number word (خمسين: 50, ثلاثمائة: 300); None for any other word, and for ordinals
+    and scale words (ثالث, ألف), which say something else than a count."""
+    n = _ar_number(tok)
+    return n[1] if n and n[0] in ("unit", "tens", "hundred", "value") else None
+
+
 def weekday(tok: str) -> int | None:
     """The weekday (0 = Monday) a normalised word names; None otherwise."""
     return _weekday(tok)
