@@ -19,13 +19,12 @@ _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
 _ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩٫٬", "0123456789.,")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
 
-# Words a date or a figure is written with, normalised (rag.text.arabic.normalize). None: left out.
+# Words a date or a figure is written with (keys normalised by rag.text.arabic.normalize).
 _WORDS = {arabic.normalize(k): v for k, v in {
-    "في": "in", "وفي": "and in", "من": "from", "إلى": "to", "الى": "to", "حتى": "to", "و": "and", "أو": "or", "بين": "between",
-    "حوالي": "about", "حوالى": "about", "نحو": "about", "قرابة": "nearly", "أكثر": "more", "أقل": "less",
-    "ألف": "thousand", "آلاف": "thousand", "ألفا": "thousand", "مليون": "million", "ملايين": "million",
-    "مليار": "billion", "مليارات": "billion", 
-    "دولار": "dollars", "ريال": "riyals", "كيلومتر": "km", "كم": "km", "نسمة": "people", "شخص": "people",
+    "في": "in", "وفي": "and in", "من": "from", "إلى": "to", "الى": "to", "حتى": "to", "و": "and", "أو": "or",
+    "بين": "between", "حوالي": "about", "حوالى": "about", "نحو": "about", "قرابة": "nearly", "أكثر": "more",
+    "أقل": "less", "ألف": "thousand", "آلاف": "thousand", "ألفا": "thousand", "مليون": "million",
+    "ملايين": "million", "مليار": "billion", "مليارات": "billion", "دولار": "dollars", "ريال": "riyals", "كيلومتر": "km", "كم": "km", "نسمة": "people", "شخص": "people",
     "أشخاص": "people", "شخصا": "people", "بحوالي": "about", "بنحو": "about", "تقع": "located", "يقع": "located",
     "²": "²", "مربع": "square",
 }.items()}
@@ -48,6 +47,14 @@ _ERA_AFTER = {arabic.normalize(w): e for w, e in {"م": "CE", "ميلادي": "C
 _FI, _WA_FI, _DAY_WORD = (arabic.normalize(w) for w in ("في", "وفي", "يوم"))
 _DIRECTIONS = {arabic.normalize(k): v for k, v in {"شمال": "North", "جنوب": "South", "شرق": "East", "غرب": "West",
                                                     "وسط": "Central"}.items()}
+# A run tried for a longer span's lead (`english_lead`) neither ends on a connector ("… from") nor starts on one
+# ("من 28 ولاية" is "28 states"), nor stops before the word that continues its number ("370" of "370 مليون").
+_CONNECTORS = {"in", "on", "from", "to", "and", "or", "between", "about", "nearly", "more", "less"}
+_LEADING = {"from", "to", "and", "or"}
+_SCALES = {k for k, v in _WORDS.items() if v in ("thousand", "million", "billion")}
+_COUNT_WORDS = "|".join(sorted({"thousand", "million", "billion", *_COUNTED.values()}))
+_DATE_WORDS = set(_MONTH_NAMES) | set(_DAY_NAMES) | set(_HIJRI.values())
+MAX_RUN_WORDS = 8  # the longest run of a span's words tried (a date with its day, month, year and era fits)
 _PUNCT = {"،": ",", ",": ",", "-": "–", "–": "–", "(": "(", ")": ")", "/": "/", "%": "%", ".": ""}
 
 
@@ -85,7 +92,7 @@ def english_by_table(text: str) -> str:
             i += month[1] - 1
         elif prev_number and n in _ERA_AFTER:
             out.append(_ERA_AFTER[n])
-        elif (day := _day(n)) is not None:
+        elif (day := support.weekday(n)) is not None:
             out.append(_DAY_NAMES[day])
             has_value = True
         elif prev_number and n in _COUNTED:
@@ -130,10 +137,6 @@ def _month(n: str, nxt: str) -> tuple[int, int] | None:
         return pair, 2
     single = support.month_number(n)
     return (single, 1) if single else None
-
-
-def _day(n: str) -> int | None:
-    return support.weekday(n)
 
 
 def _day_date(toks: list[str], i: int) -> bool:
@@ -208,18 +211,10 @@ def english_lead(text: str, kind: str) -> tuple[int, int, str] | None:
     return None
 
 
-_CONNECTORS = {"in", "on", "from", "to", "and", "or", "between", "about", "nearly", "more", "less"}
 def _holds(kind: str, english: str) -> bool:
     """A run answers "when" only with a date (a year, a month or a day's name), "how many" with a figure: "In what
     year …" over "1350، إذ قارب عدد سكان العالم حوالي 370 مليون" is 1350, not "about 370 million"."""
     if kind == "date":
         year = re.search(rf"\b\d{{3,4}}\b(?!\s*(?:{_COUNT_WORDS})\b)", english)  # "370 million" is no year
         return bool(year or set(english.split()) & _DATE_WORDS)
-    return bool(re.search(r"\d", english))
-
-
-_SCALES = {k for k, v in _WORDS.items() if v in ("thousand", "million", "billion")}
-_COUNT_WORDS = "|".join(sorted({"thousand", "million", "billion", *_COUNTED.values()}))
-_DATE_WORDS = set(_MONTH_NAMES) | set(_DAY_NAMES) | {"Muharram", "Safar", "Rajab", "Shaban", "Ramadan", "Shawwal"}
-_LEADING = {"from", "to", "and", "or"}  # a run does not start on these either: "من 28 ولاية" is "28 states"
-MAX_RUN_WORDS = 8  # the longest run of a span's words tried (a date with its day, month, year and era fits)
+    return any(_counts(w) for w in english.split())
