@@ -53,4 +53,11 @@ def test_a_when_question_leads_with_a_date_not_any_figure():
     span = "1350، إذ قارب عدد سكان العالم حوالي 370 مليون"
     s, e, english = english_lead(span, "date")
     assert english == "1350" and span[s:e] == "1350"
-    assert english_lead(span, "number")[2] == "About 370 million"
+    assert english_lead("قارب عدد سكان العالم حوالي 370 مليون", "number")[2] == "About 370 million"
+
+
+def test_a_span_with_two_dates_leads_with_the_first_and_no_place_joins_it():
+    span = "أوروبا من 28 يوليو 1914 وانتهت في 11 نوفمبر 1918"
+    assert english_lead(span, "date")[2] == "28 July 1914"  # not "Europe from 28 July 1914", nor the end date
+    assert english_lead("الأول من سبتمبر من عام 1939 في أوروبا", "date")[2] == "1 September 1939 in Europe"
+    assert english_lead("\u200f(14 مارس 1879 – 18 أبريل 1955", "date")[2] == "14 March 1879 – 18 April 1955"

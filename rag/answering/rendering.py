@@ -21,7 +21,7 @@ _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
 
 # Words a date or a figure is written with (keys normalised by rag.text.arabic.normalize).
 _WORDS = {arabic.normalize(k): v for k, v in {
-    "في": "in", "وفي": "and in", "من": "from", "إلى": "to", "الى": "to", "حتى": "to", "و": "and", "أو": "or",
+    "في": "in", "وفي": "and in", "من": "from", "إلى": "to", "الى": "to", "حتى": "until", "و": "and", "أو": "or",
     "بين": "between", "حوالي": "about", "حوالى": "about", "نحو": "about", "قرابة": "nearly", "أكثر": "more",
     "أقل": "less", "ألف": "thousand", "آلاف": "thousand", "ألفا": "thousand", "مليون": "million",
     "ملايين": "million", "مليار": "billion", "مليارات": "billion", "دولار": "dollars", "ريال": "riyals", "كيلومتر": "km", "كم": "km", "نسمة": "people", "شخص": "people",
@@ -44,7 +44,10 @@ _YEAR_WORDS = {arabic.normalize(w) for w in ("عام", "العام", "سنة", "
 _ERA_AFTER = {arabic.normalize(w): e for w, e in {"م": "CE", "ميلادي": "CE", "ميلادية": "CE", "للميلاد": "CE",
                                                    "هـ": "AH", "ه": "AH", "هجري": "AH", "هجرية": "AH",
                                                    "للهجرة": "AH"}.items()}
-_FI, _WA_FI, _DAY_WORD = (arabic.normalize(w) for w in ("في", "وفي", "يوم"))
+_FI, _WA_FI, _DAY_WORD, _MIN = (arabic.normalize(w) for w in ("في", "وفي", "يوم", "من"))
+_ORDINAL_DAYS = {arabic.normalize(w): i for i, w in enumerate(
+    ("الأول", "الثاني", "الثالث", "الرابع", "الخامس", "السادس", "السابع", "الثامن", "التاسع", "العاشر"), 1)}
+_MARKS = re.compile("[\u200e\u200f\u061c]")  # direction marks, invisible, in Wikipedia's Arabic
 _DIRECTIONS = {arabic.normalize(k): v for k, v in {"شمال": "North", "جنوب": "South", "شرق": "East", "غرب": "West",
                                                     "وسط": "Central"}.items()}
 # A run tried for a longer span's lead (`english_lead`) neither ends on a connector ("… from") nor starts on one
@@ -58,9 +61,11 @@ MAX_RUN_WORDS = 8  # the longest run of a span's words tried (a date with its da
 _PUNCT = {"،": ",", ",": ",", "-": "–", "–": "–", "(": "(", ")": ")", "/": "/", "%": "%", ".": ""}
 
 
-def english_by_table(text: str) -> str:
-    """The English of a short Arabic span made only of what the tables know; '' when any word is unknown."""
-    toks = _TOKEN.findall(arabic.strip_diacritics(text).translate(_ARABIC_DIGITS).replace("ق.م", " قبل الميلاد "))
+def english_by_table(text: str, names: bool = True) -> str:
+    """The English of a short Arabic span made only of what the tables know; '' when any word is unknown.
+    `names`: places and bodies of the exonym table count as known words."""
+    text = _MARKS.sub("", arabic.strip_diacritics(text))
+    toks = _TOKEN.findall(text.translate(_ARABIC_DIGITS).replace("ق.م", " قبل الميلاد "))
     out: list[str] = []
     has_value = False
     i = 0
@@ -69,7 +74,7 @@ def english_by_table(text: str) -> str:
         n = arabic.normalize(t)
         nxt = arabic.normalize(toks[i + 1]) if i + 1 < len(toks) else ""
         prev_number = bool(out) and _counts(out[-1])
-        name = _exonym_at(toks, i)
+        name = _exonym_at(toks, i) if names else None
         if name:
             out.append(name[0])
             has_value = True
@@ -81,15 +86,20 @@ def english_by_table(text: str) -> str:
         elif (value := support.number_word(n)) is not None and value > 2 and not _WORDS.get(n):
             out.append(_in_words(value))  # خمسين ولاية: fifty states (one and two are also "a" and "both")
             has_value = True
-        elif n in _DIRECTIONS and _exonym_at(toks, i + 1):
+        elif names and n in _DIRECTIONS and _exonym_at(toks, i + 1):
             out.append(_DIRECTIONS[n])  # غرب آسيا: West Asia
         elif (n, nxt) == (arabic.normalize("قبل"), arabic.normalize("الميلاد")) and prev_number:
             out.append("BC")
+            i += 1
+        elif n in _ORDINAL_DAYS and nxt == _MIN and i + 2 < len(toks) and _month(*_next_two(toks, i + 2)):
+            out.append(str(_ORDINAL_DAYS[n]))  # الأول من سبتمبر: 1 September
             i += 1
         elif (month := _month(n, nxt)) is not None:
             out.append(_MONTH_NAMES[month[0] - 1])
             has_value = True
             i += month[1] - 1
+            if i + 1 < len(toks) and arabic.normalize(toks[i + 1]) == _MIN:  # سبتمبر من عام 1939: September 1939
+                i += 1
         elif prev_number and n in _ERA_AFTER:
             out.append(_ERA_AFTER[n])
         elif (day := support.weekday(n)) is not None:
@@ -139,6 +149,11 @@ def _month(n: str, nxt: str) -> tuple[int, int] | None:
     return (single, 1) if single else None
 
 
+def _next_two(toks: list[str], i: int) -> tuple[str, str]:
+    words = [arabic.normalize(t) for t in toks[i:i + 2]] + ["", ""]
+    return words[0], words[1]
+
+
 def _day_date(toks: list[str], i: int) -> bool:
     """Tokens from `i` are a day of a month ("13 أكتوبر", "يوم 28 يونيو")."""
     words = [arabic.normalize(t) for t in toks[i:i + 4]]
@@ -179,7 +194,9 @@ def _join(words: list[str]) -> str:
     text = re.sub(r"\s*–\s*", " – ", text)
     text = re.sub(r"\bmore from\b", "more than", text)
     text = re.sub(r"\bless from\b", "less than", text)
-    text = re.sub(r"^(?:and\s+)+", "", text.strip(" ,"))  # وفي opening a span: no "And" to lead with
+    text = re.sub(r"^(?:and\s+)+", "", text.strip(" ,–"))  # وفي opening a span: no "And" to lead with
+    if text.count("(") != text.count(")"):  # a bracket the span opens and does not close (or the other way)
+        text = text.replace("(", "").replace(")", "").strip()
     return text[:1].upper() + text[1:]
 
 
@@ -194,19 +211,20 @@ def english_lead(text: str, kind: str) -> tuple[int, int, str] | None:
     if kind not in ("date", "number"):
         return None
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
-    for size in range(min(len(words) - 1, MAX_RUN_WORDS), 0, -1):
-        for i in range(len(words) - size + 1):
+    for i in range(len(words)):  # the first date the span gives ("from 28 July 1914 … until 11 November 1918")
+        for size in range(min(len(words) - i, MAX_RUN_WORDS), 0, -1):
             s, e = words[i][0], words[i + size - 1][1]
-            while e > s and text[e - 1] in "،,.:;)»”":  # a run's edge punctuation stays in the sentence
+            while e > s and (text[e - 1] in "،,.:;)»”-–" or text[e - 1].isspace()):  # edge punctuation stays out
                 e -= 1
-            while s < e and text[s] in "(«“":
+            while s < e and (text[s] in "(«“" or _MARKS.match(text[s])):
                 s += 1
-            english = english_by_table(text[s:e])
+            english = english_by_table(text[s:e], names=False)  # a date's run is the date, not a place by it
             after = arabic.normalize(text[words[i + size - 1][1]:].split(maxsplit=1)[0]) \
                 if i + size < len(words) else ""
             if english and _holds(kind, english) and after not in _SCALES and after not in _COUNTED \
                     and english.split()[-1].lower() not in _CONNECTORS \
-                    and english.split()[0].lower() not in _LEADING:
+                    and english.split()[0].lower() not in _LEADING \
+                    and not (after and english.split()[-1].split("-")[-1] in _UNITS + _TENS):  # "28 states seven"
                 return s, e, english
     return None
 
