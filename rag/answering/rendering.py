@@ -21,8 +21,8 @@ _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
 
 # Words a date or a figure is written with (keys normalised by rag.text.arabic.normalize).
 _WORDS = {arabic.normalize(k): v for k, v in {
-    "في": "in", "وفي": "and in", "من": "from", "إلى": "to", "الى": "to", "حتى": "until", "و": "and", "أو": "or",
-    "بين": "between", "حوالي": "about", "حوالى": "about", "نحو": "about", "قرابة": "nearly", "أكثر": "more",
+    "في": "in", "وفي": "and in", "من": "from", "إلى": "to", "الى": "to", "حتى": "until", "منذ": "since",
+    "و": "and", "أو": "or", "بين": "between", "حوالي": "about", "حوالى": "about", "نحو": "about", "قرابة": "nearly", "أكثر": "more",
     "أقل": "less", "ألف": "thousand", "آلاف": "thousand", "ألفا": "thousand", "مليون": "million",
     "ملايين": "million", "مليار": "billion", "مليارات": "billion", "دولار": "dollars", "ريال": "riyals", "كيلومتر": "km", "كم": "km", "نسمة": "people", "شخص": "people",
     "أشخاص": "people", "شخصا": "people", "بحوالي": "about", "بنحو": "about", "تقع": "located", "يقع": "located",
@@ -40,7 +40,7 @@ _COUNTED = {arabic.normalize(k): v for k, v in {
 _HIJRI = {arabic.normalize(k): v for k, v in {
     "محرم": "Muharram", "صفر": "Safar", "رجب": "Rajab", "شعبان": "Shaban", "رمضان": "Ramadan", "شوال": "Shawwal",
 }.items()}
-_YEAR_WORDS = {arabic.normalize(w) for w in ("عام", "العام", "سنة", "السنة", "يوم")}  # before a figure: left out
+_YEAR_WORDS = {arabic.normalize(w) for w in ("عام", "العام", "عامي", "سنة", "السنة", "سنتي", "يوم")}  # before a figure: left out
 _ERA_AFTER = {arabic.normalize(w): e for w, e in {"م": "CE", "ميلادي": "CE", "ميلادية": "CE", "للميلاد": "CE",
                                                    "هـ": "AH", "ه": "AH", "هجري": "AH", "هجرية": "AH",
                                                    "للهجرة": "AH"}.items()}
@@ -194,6 +194,7 @@ def _join(words: list[str]) -> str:
     text = re.sub(r"\s*–\s*", " – ", text)
     text = re.sub(r"\bmore from\b", "more than", text)
     text = re.sub(r"\bless from\b", "less than", text)
+    text = re.sub(r"\b(between \S+) to\b", r"\1 and", text, flags=re.IGNORECASE)  # بين 1805 إلى 1848
     text = re.sub(r"^(?:and\s+)+", "", text.strip(" ,–"))  # وفي opening a span: no "And" to lead with
     if text.count("(") != text.count(")"):  # a bracket the span opens and does not close (or the other way)
         text = text.replace("(", "").replace(")", "").strip()
