@@ -283,7 +283,7 @@ def compose(extract: Extract, hits: list[Hit], language: str) -> tuple[list[str]
 def translated_head(english: str, words: str, source_lang: str, n: int, whole: bool = True) -> str:
     """An English answer's first line: the translation, marked as one, beside the source words it renders. When it
     renders only part of them (the date of a longer "when" span), the whole span is still shown, as what it is from:
-    "1354 CE (from the Arabic: “for the first time after the year 1354”)" keeps the "after"."""
+    "1354 CE (from the Arabic: “لأول مرة بعد سنة 1354م”)" keeps the "after" (بعد)."""
     said = "translated from" if whole else "from"
     return f"{english} ({said} the {LANGUAGE_NAMES.get(source_lang, source_lang)}: “{words}”) [{n}]"
 

@@ -185,8 +185,8 @@ _PARTICLES = {"de", "di", "da", "al", "el", "bin", "ibn", "bint", "abu", "van", 
 
 def looks_like_name(english: str) -> bool:
     """Every word capitalised (name particles aside): a transliterated name, whose sound can be checked."""
-    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", english)
-             if w.lower() not in _PARTICLES and not _calendar_word(w) and w not in _ERAS]  # "28 July 1914" is a date, not a name
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", english)  # "28 July 1914", "1299 CE": dates, not names
+             if w.lower() not in _PARTICLES and not _calendar_word(w) and w not in _ERAS]
     return bool(words) and all(w[0].isupper() for w in words)
 
 
@@ -199,7 +199,9 @@ def name_problem(source: str, english: str) -> str:
     return "" if ratio >= NAME_MATCH else f"the name does not render the Arabic ({b!r} vs {a!r}, {ratio:.2f})"
 
 
-_NAME_RUN = re.compile(r"(?:\b(?:[ae]l[-‑][A-Za-z]|[A-Z])[A-Za-z'’-]+(?:\s+(?:de|di|da|al|el|bin|ibn|abu|van|von|la|le)(?=\s))?\s*)+")
+# A run of capitalised words ("al-x" words too: "Bashar al-Assad"), a lower-case particle allowed between them.
+_NAME_RUN = re.compile(r"(?:\b(?:[ae]l[-‑][A-Za-z]|[A-Z])[A-Za-z'’-]+"
+                       r"(?:\s+(?:de|di|da|al|el|bin|ibn|abu|van|von|la|le)(?=\s))?\s*)+")
 _FUNCTION_WORDS = {"The", "A", "An", "In", "On", "At", "Of", "And", "He", "She", "It", "They", "This", "That",
                    "These", "Those", "His", "Her", "Its", "Their", "There", "What", "Who", "When", "Where", "Which",
                    "How", "Why", "I", "We", "You", "From", "To", "For", "By", "With", "As", "After", "Before",
@@ -258,11 +260,14 @@ def unrendered_names(source: str, english: str, question: str = "",
         return (renders(n, [source, question], max_words) or bool(translate and means(n, source, translate))
                 or is_known(n, known) or bool(era and n in _ERAS))
 
-    bad = [n for n in latin_names(english) if not written(" ".join(w for w in n.split() if w not in _TITLES))]
-    # A long name can sound like the Arabic as a whole with one word invented: "Omar bin Malik bin Omar
-    # al-Munafi" for عمر بن مختار بن عمر المنفي. So each of its words must render a word or two of its own.
-    bad += [w for n in latin_names(english) if n not in bad
-            for w in name_words(n) if len(name_words(n)) > 1 and not written(w, max_words=2)]
+    bad = []
+    for n in latin_names(english):
+        words = name_words(n)
+        if not written(" ".join(w for w in n.split() if w not in _TITLES)):
+            bad.append(n)
+        elif len(words) > 1:  # a long name can sound like the Arabic as a whole with one word invented: "Omar bin
+            # Malik bin Omar al-Munafi" for عمر بن مختار بن عمر المنفي. Each word must render a word or two of its own.
+            bad += [w for w in words if not written(w, max_words=2)]
     return f"names the source does not write: {', '.join(bad)}" if bad else ""
 
 
