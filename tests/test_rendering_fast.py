@@ -61,3 +61,9 @@ def test_a_span_with_two_dates_leads_with_the_first_and_no_place_joins_it():
     assert english_lead(span, "date")[2] == "28 July 1914"  # not "Europe from 28 July 1914", nor the end date
     assert english_lead("الأول من سبتمبر من عام 1939 في أوروبا", "date")[2] == "1 September 1939 in Europe"
     assert english_lead("\u200f(14 مارس 1879 – 18 أبريل 1955", "date")[2] == "14 March 1879 – 18 April 1955"
+
+
+def test_a_resolution_number_is_no_date():
+    # Seen on the seeds: "When was resolution 2254 adopted?" led with "2254".
+    assert english_lead("على أساس قرار مجلس الأمن الدولي رقم 2254 تحت إشراف الأمم المتحدة", "date") is None
+    assert english_lead("صدر القرار 1973 في مارس 2011", "date")[2] == "In March 2011"

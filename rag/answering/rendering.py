@@ -57,6 +57,8 @@ _LEADING = {"from", "to", "and", "or"}
 _SCALES = {k for k, v in _WORDS.items() if v in ("thousand", "million", "billion")}
 _COUNT_WORDS = "|".join(sorted({"thousand", "million", "billion", *_COUNTED.values()}))
 _DATE_WORDS = set(_MONTH_NAMES) | set(_DAY_NAMES) | set(_HIJRI.values())
+_NUMBER_NOUNS = {arabic.normalize(w) for w in ("رقم", "برقم", "القرار", "قرار")}  # "القرار 2254" is no year
+LATEST_YEAR = 2100  # a larger figure is no year: "resolution 2254"
 MAX_RUN_WORDS = 8  # the longest run of a span's words tried (a date with its day, month, year and era fits)
 _PUNCT = {"،": ",", ",": ",", "-": "–", "–": "–", "(": "(", ")": ")", "/": "/", "%": "%", ".": ""}
 
@@ -222,7 +224,9 @@ def english_lead(text: str, kind: str) -> tuple[int, int, str] | None:
             english = english_by_table(text[s:e], names=False)  # a date's run is the date, not a place by it
             after = arabic.normalize(text[words[i + size - 1][1]:].split(maxsplit=1)[0]) \
                 if i + size < len(words) else ""
+            before = arabic.normalize(text[:s].split()[-1]) if text[:s].split() else ""
             if english and _holds(kind, english) and after not in _SCALES and after not in _COUNTED \
+                    and before not in _NUMBER_NOUNS \
                     and english.split()[-1].lower() not in _CONNECTORS \
                     and english.split()[0].lower() not in _LEADING \
                     and not (after and english.split()[-1].split("-")[-1] in _UNITS + _TENS):  # "28 states seven"
@@ -234,6 +238,6 @@ def _holds(kind: str, english: str) -> bool:
     """A run answers "when" only with a date (a year, a month or a day's name), "how many" with a figure: "In what
     year …" over "1350، إذ قارب عدد سكان العالم حوالي 370 مليون" is 1350, not "about 370 million"."""
     if kind == "date":
-        year = re.search(rf"\b\d{{3,4}}\b(?!\s*(?:{_COUNT_WORDS})\b)", english)  # "370 million" is no year
-        return bool(year or set(english.split()) & _DATE_WORDS)
+        years = re.findall(rf"\b(\d{{3,4}})\b(?!\s*(?:{_COUNT_WORDS})\b)", english)  # "370 million" is no year
+        return any(int(y) <= LATEST_YEAR for y in years) or bool(set(english.split()) & _DATE_WORDS)
     return any(_counts(w) for w in english.split())
