@@ -12,6 +12,7 @@ import re
 
 from rag.answering import support
 from rag.text import arabic, exonyms
+from rag.text.injection import INVISIBLE  # direction marks and the like: Wikipedia's Arabic has them
 
 _MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
                 "November", "December")
@@ -47,7 +48,7 @@ _ERA_AFTER = {arabic.normalize(w): e for w, e in {"م": "CE", "ميلادي": "C
 _FI, _WA_FI, _DAY_WORD, _MIN = (arabic.normalize(w) for w in ("في", "وفي", "يوم", "من"))
 _ORDINAL_DAYS = {arabic.normalize(w): i for i, w in enumerate(
     ("الأول", "الثاني", "الثالث", "الرابع", "الخامس", "السادس", "السابع", "الثامن", "التاسع", "العاشر"), 1)}
-_MARKS = re.compile("[\u200e\u200f\u061c]")  # direction marks, invisible, in Wikipedia's Arabic
+
 _DIRECTIONS = {arabic.normalize(k): v for k, v in {"شمال": "North", "جنوب": "South", "شرق": "East", "غرب": "West",
                                                     "وسط": "Central"}.items()}
 # A run tried for a longer span's lead (`english_lead`) neither ends on a connector ("… from") nor starts on one
@@ -66,7 +67,7 @@ _PUNCT = {"،": ",", ",": ",", "-": "–", "–": "–", "(": "(", ")": ")", "/"
 def english_by_table(text: str, names: bool = True) -> str:
     """The English of a short Arabic span made only of what the tables know; '' when any word is unknown.
     `names`: places and bodies of the exonym table count as known words."""
-    text = _MARKS.sub("", arabic.strip_diacritics(text))
+    text = INVISIBLE.sub("", arabic.strip_diacritics(text))
     toks = _TOKEN.findall(text.translate(_ARABIC_DIGITS).replace("ق.م", " قبل الميلاد "))
     out: list[str] = []
     has_value = False
@@ -219,7 +220,7 @@ def english_lead(text: str, kind: str) -> tuple[int, int, str] | None:
             s, e = words[i][0], words[i + size - 1][1]
             while e > s and (text[e - 1] in "،,.:;)»”-–" or text[e - 1].isspace()):  # edge punctuation stays out
                 e -= 1
-            while s < e and (text[s] in "(«“" or _MARKS.match(text[s])):
+            while s < e and (text[s] in "(«“" or INVISIBLE.match(text[s])):
                 s += 1
             english = english_by_table(text[s:e], names=False)  # a date's run is the date, not a place by it
             after = arabic.normalize(text[words[i + size - 1][1]:].split(maxsplit=1)[0]) \

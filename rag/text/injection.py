@@ -21,7 +21,7 @@ REMOVED = "[removed: instruction-like text]"
 # Zero-width characters, soft hyphen, combining grapheme joiner, bidi embeddings/overrides/isolates/marks.
 _INVISIBLE = "\u00ad\u034f\u061c\u115f\u1160\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e" \
              "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a\u206b\u206c\u206d\u206e\u206f\ufeff"
-_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
+INVISIBLE = re.compile(f"[{_INVISIBLE}]")
 # Look-alikes NFKC leaves alone (Cyrillic and Greek letters that read as Latin ones).
 _LOOKALIKE, _LATIN = "аеорсухіѕјԁɡӏοανιкмтвнАЕОРСУХІЅЈΟΑΝΙΚΜΤВН", "aeopcyxisjdgloavikmtbhaeopcyxisjoavikmtbh"
 _CONFUSABLE = str.maketrans(_LOOKALIKE, _LATIN)
@@ -31,7 +31,7 @@ _SPACES = re.compile(r"\s+")
 
 
 def _fold(text: str, invisible: str) -> str:
-    text = _INVISIBLE_RE.sub(invisible, unicodedata.normalize("NFKC", text))
+    text = INVISIBLE.sub(invisible, unicodedata.normalize("NFKC", text))
     if _HAS_LOOKALIKE.search(text):  # str.translate costs ~1 µs a character: only when needed
         text = text.translate(_CONFUSABLE)
     text = _SPACES.sub(" ", arabic.normalize(text))
@@ -39,7 +39,7 @@ def _fold(text: str, invisible: str) -> str:
 
 
 def _hamza_kept(text: str) -> str:
-    text = _INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text))
+    text = INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
     return _SPACES.sub(" ", arabic.strip_diacritics(text))
 
 
@@ -47,7 +47,7 @@ def folded(text: str) -> list[str]:
     """The forms the patterns are matched on: invisible characters dropped, and read as spaces (a zero-width
     space may be standing in for a word break)."""
     a = _fold(text, "")
-    return [a, _fold(text, " ")] if _INVISIBLE_RE.search(text) else [a]
+    return [a, _fold(text, " ")] if INVISIBLE.search(text) else [a]
 
 
 # Arabic in the patterns is written folded, as arabic.normalize leaves it: ا for أ/إ/آ, ي for ى, ه for ة.
