@@ -390,13 +390,22 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
         # the extractive short answer's preference too: a sentence with a name for "who", a date for "when"
         kind = spans.answer_type(query.search_text, query.lang)
         rank_scores = np.array([c[2] + extractive.kind_bonus(kind, c[0].text) for c in cands])
+        # A span to be translated stays the model's own copy: it translates its few words well, the reader's
+        # longer spans less often (see READ_SPAN). When no candidate would be translated, the model names only the
+        # sentence: the reader picks the words, so the model's copy would be thrown away (about a second's writing).
+        def translated_from(s: Sentence) -> bool:
+            return query.answer_lang == "en" and hits[s.passage_index].passage.lang != "en"
+
+        read = reading(query.search_text, query.lang, hits, res) if READ_SPAN else None  # None: SANAD_READER says no
+        reader_only = read is not None and not any(translated_from(c[0]) for c in cands)
         t = time.perf_counter()
         with lock:
             step = cd.FirstStep(cd.digit_token_ids(llama, len(cands)),
                                 lambda p: decide(p, rank_scores, self.w_rank))
             prompt = cd.chatml(prompts.PICK_SYSTEM, prompts.pick_user(query.search_text, d.candidates))
             d.prompt_tokens = len(llama.tokenize(prompt.encode(), special=True))
-            d.raw = cd.complete(llama, prompt, cd.choice_grammar(d.candidates), SPAN_TOKENS, logits_processor=step)
+            d.raw = cd.complete(llama, prompt, cd.choice_grammar(d.candidates), 1 if reader_only else SPAN_TOKENS,
+                                logits_processor=step)
         d.seconds["pick"] = time.perf_counter() - t
         d.probs = tuple(float(x) for x in (step.probs if step.probs is not None else ()))
         choice = cd.parse_choice(d.raw, d.candidates)
@@ -404,10 +413,7 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
         d.chosen = idx + 1
         sentence, rel = cands[idx][0], cands[idx][2]
 
-        # A span to be translated stays the model's own copy: it translates its few words well, the reader's
-        # longer spans less often (see READ_SPAN).
-        to_translate = query.answer_lang == "en" and hits[sentence.passage_index].passage.lang != "en"
-        read = reading(query.search_text, query.lang, hits, res) if READ_SPAN and not to_translate else None
+        read = None if translated_from(sentence) else read
         cues = extractive.short_answer(query.search_text, query.lang, [(sentence, rel)], translated) if read else None
         short = extractive.reread(query.search_text, query.lang, cues, translated, read) if cues else None
         if short is not None and short.read:  # the span reader's words of the model's sentence (see READ_SPAN)
@@ -415,6 +421,11 @@ class ConstrainedLlamaBackend(LlamaCppBackend):
             start, end = lead.start, lead.end
             d.span_by = "reader"
         else:
+            if reader_only:  # the reader had no words after all: the model copies them now (its prompt is cached)
+                with lock:
+                    d.raw = cd.complete(llama, prompt, cd.choice_grammar(d.candidates), SPAN_TOKENS,
+                                        logits_processor=cd.FirstStep(step.digit_ids, lambda p: idx))
+                choice = cd.parse_choice(d.raw, d.candidates)
             start, end = self.model_span(d, choice, sentence)
             if d.fallback:  # the extractive span of the same sentence: verbatim by construction
                 sp = spans.pick(query.search_text, sentence.text, query.lang, translated=translated)
