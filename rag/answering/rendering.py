@@ -17,7 +17,7 @@ from rag.text.injection import INVISIBLE  # direction marks and the like: Wikipe
 _MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
                 "November", "December")
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩٫٬", "0123456789.,")
+_SEPARATORS = str.maketrans("٫٬", ".,")  # Arabic decimal and thousands separators (digits: arabic.DIGITS)
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
 
 # Words a date or a figure is written with (keys normalised by rag.text.arabic.normalize).
@@ -68,7 +68,7 @@ def english_by_table(text: str, names: bool = True) -> str:
     """The English of a short Arabic span made only of what the tables know; '' when any word is unknown.
     `names`: places and bodies of the exonym table count as known words."""
     text = INVISIBLE.sub("", arabic.strip_diacritics(text))
-    toks = _TOKEN.findall(text.translate(_ARABIC_DIGITS).replace("ق.م", " قبل الميلاد "))
+    toks = _TOKEN.findall(text.translate(arabic.DIGITS).translate(_SEPARATORS).replace("ق.م", " قبل الميلاد "))
     out: list[str] = []
     has_value = False
     i = 0
@@ -223,16 +223,29 @@ def english_lead(text: str, kind: str) -> tuple[int, int, str] | None:
             while s < e and (text[s] in "(«“" or INVISIBLE.match(text[s])):
                 s += 1
             english = english_by_table(text[s:e], names=False)  # a date's run is the date, not a place by it
-            after = arabic.normalize(text[words[i + size - 1][1]:].split(maxsplit=1)[0]) \
-                if i + size < len(words) else ""
-            before = arabic.normalize(text[:s].split()[-1]) if text[:s].split() else ""
-            if english and _holds(kind, english) and after not in _SCALES and after not in _COUNTED \
-                    and before not in _NUMBER_NOUNS \
-                    and english.split()[-1].lower() not in _CONNECTORS \
-                    and english.split()[0].lower() not in _LEADING \
-                    and not (after and english.split()[-1].split("-")[-1] in _UNITS + _TENS):  # "28 states seven"
+            if english and _holds(kind, english) and _stands_alone(
+                    english, _word_after(text, words, i + size), _word_before(text, s)):
                 return s, e, english
     return None
+
+
+def _word_after(text: str, words: list[tuple[int, int]], k: int) -> str:
+    return arabic.normalize(text[words[k][0]:words[k][1]]) if k < len(words) else ""
+
+
+def _word_before(text: str, s: int) -> str:
+    before = text[:s].split()
+    return arabic.normalize(before[-1]) if before else ""
+
+
+def _stands_alone(english: str, after: str, before: str) -> bool:
+    """A run is a whole date or figure: not cut before the word that continues its number ("370" of "370 مليون",
+    "28" of "28 ولاية"), not a resolution's number (رقم 2254), no connector at its end or start, not ended by a
+    number word that the next word continues ("28 states seven")."""
+    first, last = english.split()[0].lower(), english.split()[-1]
+    return (after not in _SCALES and after not in _COUNTED and before not in _NUMBER_NOUNS
+            and last.lower() not in _CONNECTORS and first not in _LEADING
+            and not (after and last.split("-")[-1] in _UNITS + _TENS))
 
 
 def _holds(kind: str, english: str) -> bool:

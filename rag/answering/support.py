@@ -97,12 +97,8 @@ def number_word(tok: str) -> int | None:
 
 
 def weekday(tok: str) -> int | None:
-    """The weekday (0 = Monday) a normalised word names; None otherwise."""
-    return _weekday(tok)
-
-
-def _weekday(tok: str) -> int | None:
-    """The weekday a word names. An Arabic one needs its article: bare أحد is "one" (أحد عشر, أحد أهم), اثنين "two"."""
+    """The weekday (0 = Monday) a normalised word names; None otherwise. An Arabic one needs its article: bare أحد
+    is "one" (أحد عشر, أحد أهم), اثنين "two"."""
     if tok in _DAYS:
         return _DAYS[tok]
     for p in ("وال", "فال", "بال", "كال", "لل"):
@@ -216,7 +212,7 @@ def numbers(text: str) -> set[str]:
         if t == "and" and open_ and _en_number(nxt):  # "one hundred and thirteen" is one number
             i += 1
             continue
-        day = _weekday(t)
+        day = weekday(t)
         if day is not None:
             close()
             out.add(f"d{day}")

@@ -45,7 +45,6 @@ SPAN_TOKENS = 40  # the copied words: at most MAX_WORDS words; the grammar ends 
 # was cut at "20" and refused for a figure it lacked. Only a long span uses them; the model stops where it ends.
 TRANSLATION_TOKENS = 56
 _EDGE = spans._OPEN + spans._CLOSE
-_ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _NUMBER = re.compile(r"\d(?:[\d,.]*\d)?")
 
 
@@ -94,7 +93,7 @@ def span_within(span_text: str, sentence: str) -> bool:
 
 def numbers(text: str) -> list[str]:
     """The figures in a text, digits only (Arabic-Indic digits read as 0-9, thousands separators dropped)."""
-    return sorted(m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(text.translate(_ARABIC_DIGITS)))
+    return sorted(m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(text.translate(arabic.DIGITS)))
 
 
 def translation_problem(source: str, english: str) -> str:

@@ -13,9 +13,9 @@ import Stemmer  # PyStemmer: Snowball, incl. Arabic
 # Harakat, tanween, shadda, sukun, dagger alef, Quranic marks; and tatweel.
 _DIACRITICS = re.compile(r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]")
 _ALEF = re.compile(r"[\u0622\u0623\u0625\u0671]")  # آ أ إ ٱ → ا
-_TRANSLATE = str.maketrans({"\u0649": "\u064A", "\u0629": "\u0647", "\u0624": "\u0648", "\u0626": "\u064A",
-                            **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits → 0-9
-                            **{chr(0x06F0 + d): str(d) for d in range(10)}})
+# Arabic-Indic and Extended (Persian) Arabic-Indic digits → 0-9, for str.translate.
+DIGITS = str.maketrans({**{chr(0x0660 + d): str(d) for d in range(10)}, **{chr(0x06F0 + d): str(d) for d in range(10)}})
+_TRANSLATE = str.maketrans({"\u0649": "\u064A", "\u0629": "\u0647", "\u0624": "\u0648", "\u0626": "\u064A"}) | DIGITS
 # Letters and digits only: Arabic punctuation (، ؛ ؟) sits inside the Arabic Unicode block but is no part of a word.
 _TOKEN = re.compile(r"[^\W_]+")
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
